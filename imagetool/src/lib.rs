@@ -1,0 +1,1 @@
+//! skiff-image's library: one image model over many transports.

@@ -1,0 +1,1 @@
+//! Every `unsafe` block and raw syscall of the runtime, behind safe wrappers.

@@ -1,0 +1,1 @@
+//! Shared helpers for skiff black-box tests.
