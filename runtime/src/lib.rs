@@ -6,4 +6,6 @@
 //! each apply one part of the process spec.
 
 pub mod rootfs;
+pub mod spec;
+pub mod state;
 pub mod sys;

@@ -1,0 +1,84 @@
+//! Loading and validating the bundle's `config.json` (OCI runtime spec,
+//! config.md and config-linux.md). Every error names the file and the field,
+//! because the user's only way to fix a bundle is to find the line.
+
+mod validate;
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+pub use oci_spec::runtime::Spec;
+pub use validate::validate_spec;
+
+/// Why a bundle's configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("open {path:?}: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("parse {path:?}: {field}: {message}")]
+    Parse {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+    #[error("invalid config.json: {field}: {problem}")]
+    Invalid { field: String, problem: String },
+}
+
+impl SpecError {
+    pub(crate) fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        SpecError::Invalid {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Reads `<bundle>/config.json`. serde_path_to_error gives the dotted path of
+/// the field that failed (`linux.namespaces[2].type`), which plain serde_json
+/// reports only as a line and column.
+pub fn load_spec(bundle: &Path) -> Result<Spec, SpecError> {
+    let path = bundle.join("config.json");
+    let file = File::open(&path).map_err(|source| SpecError::Open {
+        path: path.clone(),
+        source,
+    })?;
+    let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
+    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let field = match err.path().to_string() {
+            p if p == "." => "(document)".to_string(),
+            p => p,
+        };
+        SpecError::Parse {
+            path: path.clone(),
+            field,
+            message: err.into_inner().to_string(),
+        }
+    })?;
+    de.end().map_err(|err| SpecError::Parse {
+        path: path.clone(),
+        field: "(document)".into(),
+        message: err.to_string(),
+    })?;
+    Ok(spec)
+}
+
+/// The absolute host path of the container root: `root.path` is relative to
+/// the bundle unless absolute (config.md "Root").
+pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| SpecError::invalid("root", "missing (required on Linux)"))?;
+    let joined = bundle.join(root.path());
+    joined.canonicalize().map_err(|err| {
+        SpecError::invalid(
+            "root.path",
+            format!("resolve {:?}: {}", joined.display().to_string(), err),
+        )
+    })
+}
