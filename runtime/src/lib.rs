@@ -5,6 +5,8 @@
 //! builds the container's filesystem view, and the small modules beside them
 //! each apply one part of the process spec.
 
+pub mod container;
+pub mod process;
 pub mod rootfs;
 pub mod spec;
 pub mod state;

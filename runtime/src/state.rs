@@ -344,3 +344,20 @@ mod tests {
         assert!(process_start_time(0).is_none());
     }
 }
+
+/// The OCI state document (runtime.md "State") that hooks read on stdin.
+pub fn oci_state_json(spec: &Spec, id: &str, status: Status, pid: i32, bundle: &Path) -> String {
+    let mut state = serde_json::json!({
+        "ociVersion": spec.version(),
+        "id": id,
+        "status": status,
+        "bundle": bundle,
+    });
+    if pid > 0 {
+        state["pid"] = pid.into();
+    }
+    if let Some(annotations) = spec.annotations() {
+        state["annotations"] = serde_json::json!(annotations);
+    }
+    state.to_string()
+}

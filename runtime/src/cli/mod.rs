@@ -1,0 +1,124 @@
+//! runc's command line surface (see ARCHITECTURE.md): global flags first,
+//! one file per subcommand. Flags after the container id are accepted, as
+//! runc's clients put them there.
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use skiff_runtime::logging::{self, LogFormat};
+use skiff_runtime::state::StateRoot;
+
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("SKIFF_COMMIT"),
+    "\nspec: 1.2.0"
+);
+
+#[derive(Parser, Debug)]
+#[command(name = "skiff", version = VERSION, about = "An OCI container runtime with runc's command line")]
+pub struct Cli {
+    /// Root directory for container state
+    #[arg(long, global = true, default_value = "/run/skiff")]
+    root: PathBuf,
+    /// Write log messages to this file instead of stderr
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Log format: text or json
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    log_format: CliLogFormat,
+    /// Enable debug logging
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Use the systemd cgroup driver
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto (accepted as runc does)
+    #[arg(long, global = true, value_name = "true|false|auto")]
+    rootless: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CliLogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a container from a bundle
+    Create(create::CreateArgs),
+    /// Run the user process of a created container
+    Start(start::StartArgs),
+    /// Create and start a container
+    Run(run::RunArgs),
+    /// Print the state of a container
+    State(state::StateArgs),
+    /// Send a signal to a container's init (or all its processes)
+    Kill(kill::KillArgs),
+    /// Delete a container and everything it holds
+    Delete(delete::DeleteArgs),
+    /// List containers
+    #[command(alias = "ps-all")]
+    List(list::ListArgs),
+    /// Write a default config.json
+    Spec(spec::SpecArgs),
+    /// Print the features this runtime supports
+    Features,
+}
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let format = match cli.log_format {
+        CliLogFormat::Text => LogFormat::Text,
+        CliLogFormat::Json => LogFormat::Json,
+    };
+    if let Err(err) = logging::init_logging(cli.log.as_deref(), format, cli.debug) {
+        eprintln!("skiff: {err:#}");
+        return 1;
+    }
+    match dispatch(&cli) {
+        Ok(code) => code,
+        Err(err) => {
+            let text = format!("{err:#}");
+            logging::log_error(&text);
+            if cli.log.is_some() {
+                eprintln!("skiff: {text}");
+            }
+            1
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    if cli.systemd_cgroup {
+        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not available in skiff yet; use the cgroupfs driver (omit the flag)");
+    }
+    let root = StateRoot::new(&cli.root);
+    match &cli.command {
+        Command::Create(args) => create::run(&root, args),
+        Command::Start(args) => start::run(&root, args),
+        Command::Run(args) => run::run(&root, args),
+        Command::State(args) => state::run(&root, args),
+        Command::Kill(args) => kill::run(&root, args),
+        Command::Delete(args) => delete::run(&root, args),
+        Command::List(args) => list::run(&root, args),
+        Command::Spec(args) => spec::run(args),
+        Command::Features => {
+            let text = serde_json::to_string_pretty(&skiff_runtime::features::features())?;
+            println!("{text}");
+            Ok(0)
+        }
+    }
+}

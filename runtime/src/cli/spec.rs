@@ -1,0 +1,36 @@
+//! `skiff spec [--bundle DIR] [--rootless]`: writes runc's default config.json.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Serialize;
+
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// Directory to write config.json into
+    #[arg(long, short = 'b', default_value = ".")]
+    pub bundle: PathBuf,
+    /// Generate a config for a rootless container
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+pub fn run(args: &SpecArgs) -> anyhow::Result<i32> {
+    let path = args.bundle.join("config.json");
+    if path.exists() {
+        bail!(
+            "file {:?} exists: remove it first",
+            path.display().to_string()
+        );
+    }
+    let spec = skiff_runtime::default_spec::default_spec(args.rootless)?;
+    // runc indents config.json with tabs.
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+    spec.serialize(&mut ser)?;
+    std::fs::write(&path, out)
+        .with_context(|| format!("write {:?}", path.display().to_string()))?;
+    Ok(0)
+}

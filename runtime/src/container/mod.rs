@@ -1,0 +1,18 @@
+//! The container lifecycle (runtime.md "Lifecycle" and "Operations"):
+//! creating → created → running → stopped, one file per operation.
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod start;
+mod status;
+
+pub use create::{create, CreateOptions};
+pub use delete::delete;
+pub use kill::{kill, parse_signal};
+pub use list::{list, ListEntry};
+pub use run::{run, RunOutcome};
+pub use start::start;
+pub use status::{container_status, state_json, RuncState};
