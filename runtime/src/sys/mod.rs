@@ -1,4 +1,6 @@
 //! Every `unsafe` block and raw syscall of the runtime, behind safe wrappers.
+
 pub mod fork;
 pub mod keyring;
+pub mod mount;
 pub mod signal;
