@@ -6,4 +6,5 @@
 //! each apply one part of the process spec.
 
 pub mod rootfs;
+pub mod seccomp;
 pub mod sys;
