@@ -10,4 +10,5 @@ pub mod process;
 pub mod rootfs;
 pub mod spec;
 pub mod state;
+pub mod seccomp;
 pub mod sys;

@@ -4,3 +4,4 @@ pub mod fork;
 pub mod keyring;
 pub mod mount;
 pub mod signal;
+pub mod seccomp;
