@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod list;
 mod run;
@@ -11,6 +12,7 @@ mod status;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
+pub use exec::{exec, parse_capabilities, ExecOptions};
 pub use kill::{kill, parse_signal};
 pub use list::{list, ListEntry};
 pub use run::{run, RunOutcome};

@@ -44,7 +44,7 @@ fn start_or_clean_up(root: &StateRoot, id: &str) -> Result<()> {
     Ok(())
 }
 
-fn forwarded_signals() -> SigSet {
+pub(crate) fn forwarded_signals() -> SigSet {
     let mut set = SigSet::empty();
     for sig in Signal::iterator() {
         if !matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
@@ -56,7 +56,7 @@ fn forwarded_signals() -> SigSet {
 
 /// Waits for the init; every other signal goes to it. Orphans reparented to
 /// us (we are the subreaper) are reaped on the way.
-fn forward_until_exit(init_pid: i32, signals: &SigSet) -> Result<i32> {
+pub(crate) fn forward_until_exit(init_pid: i32, signals: &SigSet) -> Result<i32> {
     loop {
         if let Some(code) = reap_children(init_pid)? {
             return Ok(code);

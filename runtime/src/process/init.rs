@@ -209,7 +209,7 @@ fn change_to_cwd(process: &Process) -> Result<()> {
 
 /// Resolves args[0] against PATH from process.env, before `Ready`, so that a
 /// missing binary fails `create` as it does with runc.
-fn find_executable(process: &Process, extra_env: &[String]) -> Result<CString> {
+pub(crate) fn find_executable(process: &Process, extra_env: &[String]) -> Result<CString> {
     let args = process.args().as_deref().unwrap_or(&[]);
     let name = args
         .first()

@@ -17,6 +17,7 @@
 //! After sync 5 the parent is gone; `start` connects to the exec socket, and
 //! the init answers with an error text or with nothing (its exec closed it).
 
+pub mod exec;
 mod init;
 pub mod namespaces;
 mod spawn;

@@ -1,0 +1,100 @@
+//! `skiff exec`: run another process in a running container (runc's exec).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::SigmaskHow;
+use oci_spec::runtime::{Capability, Process};
+
+use super::run::{forward_until_exit, forwarded_signals};
+use super::status::{cgroup_of, container_status};
+use crate::process::exec::{spawn_exec, ExecSpawn};
+use crate::seccomp::compile_filter;
+use crate::state::{write_atomic, StateRoot, Status};
+use crate::tty;
+
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    pub id: String,
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub detach: bool,
+    pub preserve_fds: i32,
+    pub ignore_paused: bool,
+}
+
+/// Returns the exit code of the process (0 when detached).
+pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
+    let dir = root.open_container_dir(&opts.id)?;
+    let state = dir.load()?;
+    let id = &opts.id;
+    match container_status(&dir, &state) {
+        Status::Running | Status::Created => {}
+        Status::Paused if opts.ignore_paused => {}
+        Status::Paused => bail!("cannot exec in container {id:?}: it is paused"),
+        other => bail!("cannot exec in container {id:?}: it is {other}"),
+    }
+    let terminal = opts.process.terminal() == Some(true);
+    if terminal != opts.console_socket.is_some() {
+        bail!("exec: --tty and --console-socket go together");
+    }
+    let seccomp = match state.config.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => Some(compile_filter(profile).context("linux.seccomp")?),
+        None => None,
+    };
+    let console_socket = opts
+        .console_socket
+        .as_deref()
+        .map(tty::connect_console_socket)
+        .transpose()?;
+    let namespaces = state
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|ns| ns.typ())
+        .collect();
+    let cgroup = cgroup_of(&state);
+    let forwarded = forwarded_signals();
+    if !opts.detach {
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded), None)
+            .context("block signals for forwarding")?;
+        nix::sys::prctl::set_child_subreaper(true).context("become a subreaper")?;
+    }
+    drop(dir);
+    let pid = spawn_exec(ExecSpawn {
+        init_pid: state.init_pid,
+        namespaces,
+        process: &opts.process,
+        cgroup: cgroup.as_ref(),
+        seccomp: seccomp.as_ref(),
+        console_socket,
+        preserve_fds: opts.preserve_fds,
+    })?;
+    if let Some(pid_file) = &opts.pid_file {
+        write_atomic(pid_file, pid.to_string().as_bytes(), 0o644).context("write --pid-file")?;
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    forward_until_exit(pid, &forwarded)
+}
+
+/// Parses `CAP_X` names for `exec --cap`.
+pub fn parse_capabilities(names: &[String]) -> Result<Vec<Capability>> {
+    names
+        .iter()
+        .map(|n| {
+            let full = if n.to_ascii_uppercase().starts_with("CAP_") {
+                n.to_ascii_uppercase()
+            } else {
+                format!("CAP_{}", n.to_ascii_uppercase())
+            };
+            serde_json::from_value(serde_json::Value::String(full))
+                .with_context(|| format!("unknown capability {n:?}"))
+        })
+        .collect()
+}
