@@ -5,5 +5,14 @@
 //! builds the container's filesystem view, and the small modules beside them
 //! each apply one part of the process spec.
 
+pub mod capabilities;
+pub mod default_spec;
+pub mod features;
+pub mod hooks;
+pub mod identity;
+pub mod logging;
+pub mod proc_attrs;
+pub mod rlimits;
 pub mod rootfs;
 pub mod sys;
+pub mod tty;
