@@ -7,8 +7,17 @@
 
 pub mod container;
 pub mod process;
+pub mod capabilities;
+pub mod default_spec;
+pub mod features;
+pub mod hooks;
+pub mod identity;
+pub mod logging;
+pub mod proc_attrs;
+pub mod rlimits;
 pub mod rootfs;
 pub mod spec;
 pub mod state;
 pub mod seccomp;
 pub mod sys;
+pub mod tty;

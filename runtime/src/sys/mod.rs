@@ -5,3 +5,4 @@ pub mod keyring;
 pub mod mount;
 pub mod signal;
 pub mod seccomp;
+pub mod process;

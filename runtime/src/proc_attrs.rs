@@ -1,0 +1,213 @@
+//! Small per-process attributes, each one call in the container's init:
+//! config.md "Hostname", "Domainname", "Process" (oomScoreAdj, ioPriority,
+//! scheduler, noNewPrivileges) and config-linux.md "Sysctl", "Personality".
+//!
+//! Writes into procfs go through an fd of a directory verified to be procfs
+//! (fstatfs == PROC_SUPER_MAGIC) and openat2 with RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV, so a container that prepared its
+//! rootfs with symlinks or bind mounts over /proc files (the CVE-2025-52881
+//! class) cannot redirect the write to another file.
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+
+use anyhow::{bail, Context};
+use nix::fcntl::{open, openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::Mode;
+use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
+use oci_spec::runtime::{
+    IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
+    LinuxSchedulerPolicy, Scheduler,
+};
+
+use crate::sys::process::{ioprio_set, personality, sched_setattr, setdomainname, SchedAttr};
+
+pub fn set_hostname(name: &str) -> anyhow::Result<()> {
+    nix::unistd::sethostname(name).with_context(|| format!("set hostname {name:?}"))
+}
+
+pub fn set_domainname(name: &str) -> anyhow::Result<()> {
+    setdomainname(name).with_context(|| format!("set domainname {name:?}"))
+}
+
+/// Writes each sysctl to /proc/sys. Call inside the container after
+/// pivot_root (its /proc must be mounted) and before readonlyPaths makes
+/// /proc/sys read-only and maskedPaths hide parts of it.
+pub fn write_sysctls(sysctl: &HashMap<String, String>) -> anyhow::Result<()> {
+    if sysctl.is_empty() {
+        return Ok(());
+    }
+    let dir = open_procfs_dir("/proc/sys")?;
+    // Sorted so that a failure is reproducible and names the same key.
+    let mut keys: Vec<&String> = sysctl.keys().collect();
+    keys.sort();
+    for key in keys {
+        let value = &sysctl[key];
+        let rel = sysctl_path(key)?;
+        write_procfs_file(&dir, &rel, value.as_bytes())
+            .with_context(|| format!("write sysctl {key:?} = {value:?}"))?;
+    }
+    Ok(())
+}
+
+/// The path below /proc/sys for a sysctl key, as sysctl(8) reads keys: with
+/// a '/' in it the key is already a path (so dots stay, as in interface
+/// names like `net/ipv4/conf/eth0.100/forwarding`), otherwise dots separate.
+fn sysctl_path(key: &str) -> anyhow::Result<String> {
+    let path = if key.contains('/') {
+        key.to_string()
+    } else {
+        key.replace('.', "/")
+    };
+    let bad = path.is_empty()
+        || path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\0'));
+    if bad {
+        bail!("write sysctl {key:?}: invalid key (empty, \".\" or \"..\" component, or absolute)");
+    }
+    Ok(path)
+}
+
+/// oomScoreAdj: written to /proc/self/oom_score_adj through verified procfs.
+pub fn set_oom_score_adj(value: i32) -> anyhow::Result<()> {
+    if !(-1000..=1000).contains(&value) {
+        bail!("set oom_score_adj {value}: out of range [-1000, 1000]");
+    }
+    let proc = open_procfs_dir("/proc")?;
+    // "self" is an ordinary relative symlink to "<pid>" (not a magic link),
+    // so RESOLVE_BENEATH alone follows it safely; NO_XDEV still refuses
+    // anything mounted over the file.
+    let how = OpenHow::new()
+        .flags(OFlag::O_WRONLY | OFlag::O_CLOEXEC)
+        .resolve(
+            ResolveFlag::RESOLVE_BENEATH
+                | ResolveFlag::RESOLVE_NO_MAGICLINKS
+                | ResolveFlag::RESOLVE_NO_XDEV,
+        );
+    let fd = openat2(&proc, "self/oom_score_adj", how)
+        .and_then(verify_procfs)
+        .context("open /proc/self/oom_score_adj")?;
+    nix::unistd::write(&fd, value.to_string().as_bytes())
+        .with_context(|| format!("write {value} to /proc/self/oom_score_adj"))?;
+    Ok(())
+}
+
+fn open_procfs_dir(path: &str) -> anyhow::Result<OwnedFd> {
+    let fd = open(
+        path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("open {path:?}"))?;
+    verify_procfs(fd).with_context(|| format!("open {path:?}: not procfs"))
+}
+
+fn verify_procfs(fd: OwnedFd) -> nix::Result<OwnedFd> {
+    if fstatfs(&fd)?.filesystem_type() != PROC_SUPER_MAGIC {
+        return Err(nix::errno::Errno::EXDEV);
+    }
+    Ok(fd)
+}
+
+fn write_procfs_file(dir: &OwnedFd, rel: &str, data: &[u8]) -> anyhow::Result<()> {
+    let how = OpenHow::new()
+        .flags(OFlag::O_WRONLY | OFlag::O_CLOEXEC)
+        .resolve(
+            ResolveFlag::RESOLVE_BENEATH
+                | ResolveFlag::RESOLVE_NO_SYMLINKS
+                | ResolveFlag::RESOLVE_NO_XDEV,
+        );
+    let fd = openat2(dir, rel, how)
+        .and_then(verify_procfs)
+        .with_context(|| format!("open {rel:?}"))?;
+    nix::unistd::write(&fd, data).context("write")?;
+    Ok(())
+}
+
+/// ioPriority: ioprio_set(IOPRIO_WHO_PROCESS, 0, class|priority).
+pub fn set_io_priority(prio: &LinuxIOPriority) -> anyhow::Result<()> {
+    let class = match prio.class() {
+        IOPriorityClass::IoprioClassRt => 1,
+        IOPriorityClass::IoprioClassBe => 2,
+        IOPriorityClass::IoprioClassIdle => 3,
+    };
+    let level = prio.priority();
+    if !(0..=7).contains(&level) {
+        bail!(
+            "set io priority {} {level}: priority out of range [0, 7]",
+            prio.class()
+        );
+    }
+    ioprio_set(class, level as u32)
+        .with_context(|| format!("set io priority {} {level}", prio.class()))
+}
+
+/// scheduler: one sched_setattr(2) with every field of the spec object.
+pub fn set_scheduler(sched: &Scheduler) -> anyhow::Result<()> {
+    let policy = match sched.policy() {
+        LinuxSchedulerPolicy::SchedOther => 0,
+        LinuxSchedulerPolicy::SchedFifo => 1,
+        LinuxSchedulerPolicy::SchedRr => 2,
+        LinuxSchedulerPolicy::SchedBatch => 3,
+        LinuxSchedulerPolicy::SchedIso => 4,
+        LinuxSchedulerPolicy::SchedIdle => 5,
+        LinuxSchedulerPolicy::SchedDeadline => 6,
+    };
+    let flags = sched.flags().iter().flatten().fold(0u64, |acc, f| {
+        acc | match f {
+            LinuxSchedulerFlag::SchedResetOnFork => 0x01,
+            LinuxSchedulerFlag::SchedFlagReclaim => 0x02,
+            LinuxSchedulerFlag::SchedFlagDLOverrun => 0x04,
+            LinuxSchedulerFlag::SchedFlagKeepPolicy => 0x08,
+            LinuxSchedulerFlag::SchedFlagKeepParams => 0x10,
+            LinuxSchedulerFlag::SchedFlagUtilClampMin => 0x20,
+            LinuxSchedulerFlag::SchedFlagUtilClampMax => 0x40,
+        }
+    });
+    let priority = sched.priority().unwrap_or(0);
+    let attr = SchedAttr {
+        policy,
+        flags,
+        nice: sched.nice().unwrap_or(0),
+        priority: u32::try_from(priority).with_context(|| {
+            format!(
+                "set scheduler {}: negative priority {priority}",
+                sched.policy()
+            )
+        })?,
+        runtime: sched.runtime().unwrap_or(0),
+        deadline: sched.deadline().unwrap_or(0),
+        period: sched.period().unwrap_or(0),
+    };
+    sched_setattr(attr).with_context(|| format!("set scheduler {} ({attr:?})", sched.policy()))
+}
+
+/// personality: the execution domain. The spec defines no flags yet, so
+/// any flag is an error rather than silently ignored.
+pub fn set_personality(p: &LinuxPersonality) -> anyhow::Result<()> {
+    const PER_LINUX: u64 = 0x0000;
+    const PER_LINUX32: u64 = 0x0008;
+    if let Some(flags) = p.flags().as_ref().filter(|f| !f.is_empty()) {
+        bail!(
+            "set personality {}: unsupported flags {flags:?}",
+            p.domain()
+        );
+    }
+    let persona = match p.domain() {
+        LinuxPersonalityDomain::PerLinux => PER_LINUX,
+        LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
+    };
+    personality(persona).with_context(|| format!("set personality {}", p.domain()))?;
+    Ok(())
+}
+
+/// noNewPrivileges: PR_SET_NO_NEW_PRIVS. Must come before seccomp is loaded
+/// (an unprivileged seccomp filter requires it) and is kept across execve.
+pub fn set_no_new_privs() -> anyhow::Result<()> {
+    nix::sys::prctl::set_no_new_privs().context("set PR_SET_NO_NEW_PRIVS")
+}
+
+#[cfg(test)]
+#[path = "proc_attrs_tests.rs"]
+mod tests;
