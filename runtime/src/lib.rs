@@ -5,19 +5,20 @@
 //! builds the container's filesystem view, and the small modules beside them
 //! each apply one part of the process spec.
 
-pub mod container;
-pub mod process;
 pub mod capabilities;
+pub mod cgroups;
+pub mod container;
 pub mod default_spec;
 pub mod features;
 pub mod hooks;
 pub mod identity;
 pub mod logging;
 pub mod proc_attrs;
+pub mod process;
 pub mod rlimits;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spec;
 pub mod state;
-pub mod seccomp;
 pub mod sys;
 pub mod tty;

@@ -41,6 +41,29 @@ pub fn connect_console_socket(path: &Path) -> anyhow::Result<OwnedFd> {
 /// /dev/console, send the master over `socket`, then setsid, TIOCSCTTY and
 /// the slave on fds 0, 1 and 2. `socket` and the master are closed here.
 pub fn setup_console(socket: OwnedFd, size: Option<&oci_spec::runtime::Box>) -> anyhow::Result<()> {
+    attach_pty(socket, size, ConsoleMount::DevConsole)
+}
+
+/// The same for `exec --tty`: a pty of its own, but /dev/console stays the
+/// init's.
+pub fn setup_exec_console(
+    socket: OwnedFd,
+    size: Option<&oci_spec::runtime::Box>,
+) -> anyhow::Result<()> {
+    attach_pty(socket, size, ConsoleMount::None)
+}
+
+#[derive(PartialEq)]
+enum ConsoleMount {
+    DevConsole,
+    None,
+}
+
+fn attach_pty(
+    socket: OwnedFd,
+    size: Option<&oci_spec::runtime::Box>,
+    console_mount: ConsoleMount,
+) -> anyhow::Result<()> {
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .with_context(|| format!("open {PTMX:?}"))?;
     unlockpt(&master).with_context(|| format!("unlockpt {PTMX:?}"))?;
@@ -53,7 +76,9 @@ pub fn setup_console(socket: OwnedFd, size: Option<&oci_spec::runtime::Box>) -> 
             format!("set console size {}x{} on {slave:?}", b.height(), b.width())
         })?;
     }
-    mount_console(&slave)?;
+    if console_mount == ConsoleMount::DevConsole {
+        mount_console(&slave)?;
+    }
     let fds = [master.as_raw_fd()];
     sendmsg::<()>(
         socket.as_raw_fd(),

@@ -43,7 +43,7 @@ pub struct Cli {
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Rootless mode: true, false or auto (accepted as runc does)
-    #[arg(long, global = true, value_name = "true|false|auto")]
+    #[arg(long, value_name = "true|false|auto")]
     rootless: Option<String>,
     #[command(subcommand)]
     command: Command,

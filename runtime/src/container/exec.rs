@@ -39,7 +39,12 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
     if terminal != opts.console_socket.is_some() {
         bail!("exec: --tty and --console-socket go together");
     }
-    let seccomp = match state.config.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+    let seccomp = match state
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+    {
         Some(profile) => Some(compile_filter(profile).context("linux.seccomp")?),
         None => None,
     };

@@ -9,10 +9,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
-use nix::sched::{setns, CloneFlags};
+use nix::sched::setns;
 use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::sys::wait::waitpid;
-use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 
 use super::namespaces::clone_flag;
@@ -70,7 +69,10 @@ pub fn spawn_exec(req: ExecSpawn<'_>) -> Result<i32> {
     result
 }
 
-fn open_namespaces(pid: i32, types: &[LinuxNamespaceType]) -> Result<Vec<(LinuxNamespaceType, File)>> {
+fn open_namespaces(
+    pid: i32,
+    types: &[LinuxNamespaceType],
+) -> Result<Vec<(LinuxNamespaceType, File)>> {
     let mut out = Vec::new();
     // The user namespace first: it owns the others.
     let mut ordered: Vec<_> = types.to_vec();
@@ -89,14 +91,22 @@ fn open_namespaces(pid: i32, types: &[LinuxNamespaceType]) -> Result<Vec<(LinuxN
             },
         };
         let path = PathBuf::from(format!("/proc/{pid}/ns/{name}"));
-        let file = File::open(&path)
-            .with_context(|| format!("open {:?} of the container init", path.display().to_string()))?;
+        let file = File::open(&path).with_context(|| {
+            format!(
+                "open {:?} of the container init",
+                path.display().to_string()
+            )
+        })?;
         out.push((typ, file));
     }
     Ok(out)
 }
 
-fn exec_child_main(req: &ExecSpawn<'_>, joins: &[(LinuxNamespaceType, File)], sock: SyncSocket) -> ! {
+fn exec_child_main(
+    req: &ExecSpawn<'_>,
+    joins: &[(LinuxNamespaceType, File)],
+    sock: SyncSocket,
+) -> ! {
     let err = match exec_child_steps(req, joins, &sock) {
         Ok(()) => std::process::exit(0),
         Err(err) => err,
@@ -105,16 +115,25 @@ fn exec_child_main(req: &ExecSpawn<'_>, joins: &[(LinuxNamespaceType, File)], so
     std::process::exit(1)
 }
 
-fn exec_child_steps(req: &ExecSpawn<'_>, joins: &[(LinuxNamespaceType, File)], sock: &SyncSocket) -> Result<()> {
+fn exec_child_steps(
+    req: &ExecSpawn<'_>,
+    joins: &[(LinuxNamespaceType, File)],
+    sock: &SyncSocket,
+) -> Result<()> {
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .context("reset signal mask")?;
     sock.expect(&Message::Continue)?;
     for (typ, file) in joins {
         // Joining our own namespace again is EINVAL for some types; skip it.
-        setns(file.as_fd(), clone_flag(*typ)).or_else(|e| {
-            if same_namespace(file, *typ) { Ok(()) } else { Err(e) }
-        })
-        .with_context(|| format!("join the container's {typ} namespace"))?;
+        setns(file.as_fd(), clone_flag(*typ))
+            .or_else(|e| {
+                if same_namespace(file, *typ) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .with_context(|| format!("join the container's {typ} namespace"))?;
     }
     let joined_pid = joins.iter().any(|(t, _)| *t == LinuxNamespaceType::Pid);
     if joined_pid {

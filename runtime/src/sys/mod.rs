@@ -3,6 +3,6 @@
 pub mod fork;
 pub mod keyring;
 pub mod mount;
-pub mod signal;
-pub mod seccomp;
 pub mod process;
+pub mod seccomp;
+pub mod signal;
