@@ -9,7 +9,7 @@ use anyhow::Context;
 use caps::{CapSet, Capability};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 
-use crate::logging::log_warn;
+use crate::logging::log_debug;
 use crate::sys::process::{capset, CapSets};
 
 /// Parses a capability name such as `CAP_SYS_ADMIN` (case-insensitive, the
@@ -88,8 +88,10 @@ pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> anyhow::Result<()
     })?;
     caps::clear(None, CapSet::Ambient).context("clear the ambient capability set")?;
     for cap in ambient {
+        // runc 1.1 ignores this silently; a cap missing from the inheritable
+        // set is the usual cause, and common default specs do exactly that.
         if let Err(e) = caps::raise(None, CapSet::Ambient, cap) {
-            log_warn(&format!("can't raise ambient capability {cap}: {e}"));
+            log_debug(&format!("can't raise ambient capability {cap}: {e}"));
         }
     }
     Ok(())

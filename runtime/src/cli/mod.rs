@@ -4,6 +4,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod list;
 mod run;
@@ -65,6 +66,8 @@ enum Command {
     Run(run::RunArgs),
     /// Print the state of a container
     State(state::StateArgs),
+    /// Run a new process inside a running container
+    Exec(exec::ExecArgs),
     /// Send a signal to a container's init (or all its processes)
     Kill(kill::KillArgs),
     /// Delete a container and everything it holds
@@ -111,6 +114,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Start(args) => start::run(&root, args),
         Command::Run(args) => run::run(&root, args),
         Command::State(args) => state::run(&root, args),
+        Command::Exec(args) => exec::run(&root, args),
         Command::Kill(args) => kill::run(&root, args),
         Command::Delete(args) => delete::run(&root, args),
         Command::List(args) => list::run(&root, args),

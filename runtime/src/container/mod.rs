@@ -17,4 +17,4 @@ pub use kill::{kill, parse_signal};
 pub use list::{list, ListEntry};
 pub use run::{run, RunOutcome};
 pub use start::start;
-pub use status::{container_status, state_json, RuncState};
+pub use status::{container_process, container_status, state_json, RuncState};

@@ -71,3 +71,14 @@ pub(crate) fn runc_state(dir: &ContainerDir, state: &ContainerState, owner: Stri
         owner,
     }
 }
+
+/// The process a container was created with, as the base for `exec`.
+pub fn container_process(root: &StateRoot, id: &str) -> Result<oci_spec::runtime::Process> {
+    let dir = root.open_container_dir(id)?;
+    let state = dir.load()?;
+    state
+        .config
+        .process()
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("container {id:?} has no process in its config"))
+}
