@@ -4,13 +4,17 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use std::path::PathBuf;
 
@@ -75,6 +79,16 @@ enum Command {
     /// List containers
     #[command(alias = "ps-all")]
     List(list::ListArgs),
+    /// Freeze every process of a container
+    Pause(pause::IdArgs),
+    /// Thaw a paused container
+    Resume(pause::IdArgs),
+    /// List the processes of a container
+    Ps(ps::PsArgs),
+    /// Stream a container's events (OOM, stats), or print its stats once
+    Events(events::EventsArgs),
+    /// Change a running container's resources
+    Update(update::UpdateArgs),
     /// Write a default config.json
     Spec(spec::SpecArgs),
     /// Print the features this runtime supports
@@ -82,6 +96,7 @@ enum Command {
 }
 
 pub fn main() -> i32 {
+    skiff_runtime::sys::signal::restore_default_sigpipe();
     let cli = Cli::parse();
     let format = match cli.log_format {
         CliLogFormat::Text => LogFormat::Text,
@@ -118,6 +133,11 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Kill(args) => kill::run(&root, args),
         Command::Delete(args) => delete::run(&root, args),
         Command::List(args) => list::run(&root, args),
+        Command::Pause(args) => pause::pause(&root, args),
+        Command::Resume(args) => pause::resume(&root, args),
+        Command::Ps(args) => ps::run(&root, args),
+        Command::Events(args) => events::run(&root, args),
+        Command::Update(args) => update::run(&root, args),
         Command::Spec(args) => spec::run(args),
         Command::Features => {
             let text = serde_json::to_string_pretty(&skiff_runtime::features::features())?;

@@ -9,3 +9,11 @@ pub fn send_signal(pid: i32, signal: i32) -> nix::Result<()> {
     }
     Ok(())
 }
+
+/// Rust's runtime ignores SIGPIPE at start-up, and an ignored disposition
+/// survives execve: every container process would inherit it. Restoring the
+/// default also makes `skiff … | head` end quietly, as other CLIs do.
+pub fn restore_default_sigpipe() {
+    // SAFETY: installing SIG_DFL involves no handler code and no memory of ours.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
