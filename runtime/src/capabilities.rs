@@ -155,6 +155,7 @@ mod tests {
                 .gid(1000u32)
                 .build()
                 .unwrap();
+            crate::identity::tests::null_stdio();
             drop_bounding_set(Some(&spec)).unwrap();
             crate::identity::set_identity(&user).unwrap();
             apply_capabilities(Some(&spec)).unwrap();

@@ -41,6 +41,10 @@ fn run_hook(hook: &Hook, state_json: &[u8]) -> anyhow::Result<()> {
         Some(t) => Some(Duration::from_secs(t as u64)),
         None => None,
     };
+    // An absolute path also keeps Command from searching $PATH.
+    if !hook.path().is_absolute() {
+        bail!("path is not absolute");
+    }
     let mut cmd = Command::new(hook.path());
     if let Some((argv0, rest)) = hook.args().as_deref().and_then(|a| a.split_first()) {
         cmd.arg0(argv0).args(rest);

@@ -165,4 +165,14 @@ fn missing_hook_and_bad_timeout_are_errors() {
         .unwrap_err()
     );
     assert!(err.contains("invalid timeout 0"), "{err}");
+    let err = format!(
+        "{:#}",
+        run_hooks(
+            "prestart",
+            &[hook(Path::new("true"), &[], &[], None)],
+            b"{}"
+        )
+        .unwrap_err()
+    );
+    assert_eq!(err, "run prestart hook #0 \"true\": path is not absolute");
 }
