@@ -62,9 +62,10 @@ pub fn drop_bounding_set(caps: Option<&LinuxCapabilities>) -> anyhow::Result<()>
 /// Sets effective, permitted and inheritable with one capset(2), then
 /// clears the ambient set and raises each ambient capability. Runs after
 /// `set_identity` (which keeps the permitted set across the uid change).
-/// Like runc, an ambient capability that cannot be raised (it must be in both
-/// permitted and inheritable) is a warning, not an error: runc's own default
-/// spec lists ambient caps without inheritable ones.
+/// The kernel raises an ambient capability only if it is in both permitted
+/// and inheritable. runc's own default spec lists ambient caps with no
+/// inheritable set and runc runs it without complaint, so such caps are
+/// skipped (logged at debug level); a raise that fails otherwise is an error.
 pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> anyhow::Result<()> {
     let set = |f: fn(&LinuxCapabilities) -> &Option<Capabilities>| {
         to_caps(caps.and_then(|c| f(c).as_ref()))
@@ -88,11 +89,14 @@ pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> anyhow::Result<()
     })?;
     caps::clear(None, CapSet::Ambient).context("clear the ambient capability set")?;
     for cap in ambient {
-        // runc 1.1 ignores this silently; a cap missing from the inheritable
-        // set is the usual cause, and common default specs do exactly that.
-        if let Err(e) = caps::raise(None, CapSet::Ambient, cap) {
-            log_debug(&format!("can't raise ambient capability {cap}: {e}"));
+        if !(permitted.contains(&cap) && inheritable.contains(&cap)) {
+            log_debug(&format!(
+                "ambient capability {cap} not raised: not in both permitted and inheritable"
+            ));
+            continue;
         }
+        caps::raise(None, CapSet::Ambient, cap)
+            .with_context(|| format!("raise ambient capability {cap}"))?;
     }
     Ok(())
 }
@@ -157,6 +161,7 @@ mod tests {
                 .gid(1000u32)
                 .build()
                 .unwrap();
+            crate::identity::tests::null_stdio();
             drop_bounding_set(Some(&spec)).unwrap();
             crate::identity::set_identity(&user).unwrap();
             apply_capabilities(Some(&spec)).unwrap();
@@ -176,6 +181,29 @@ mod tests {
                 .iter()
                 .position(|ok| !ok)
                 .map_or(0, |i| 10 + i as i32)
+        })
+        .unwrap();
+        assert_eq!(code, 0, "check #{} failed", code - 10);
+    }
+
+    /// runc runs its own default spec (ambient caps, no inheritable ones)
+    /// to CapPrm = CapEff = CapBnd = 0x20000420 and empty CapInh/CapAmb.
+    #[test]
+    fn default_spec_caps_apply_as_in_runc() {
+        let spec = crate::default_spec::default_spec(false).unwrap();
+        let caps = spec.process().as_ref().unwrap().capabilities().clone();
+        let code = run_in_child(|| {
+            drop_bounding_set(caps.as_ref()).unwrap();
+            apply_capabilities(caps.as_ref()).unwrap();
+            let want = [
+                ("CapBnd:", 0x2000_0420),
+                ("CapPrm:", 0x2000_0420),
+                ("CapEff:", 0x2000_0420),
+                ("CapInh:", 0),
+                ("CapAmb:", 0),
+            ];
+            let bad = want.iter().position(|(k, v)| status_mask(k) != *v);
+            bad.map_or(0, |i| 10 + i as i32)
         })
         .unwrap();
         assert_eq!(code, 0, "check #{} failed", code - 10);

@@ -41,6 +41,10 @@ fn run_hook(hook: &Hook, state_json: &[u8]) -> anyhow::Result<()> {
         Some(t) => Some(Duration::from_secs(t as u64)),
         None => None,
     };
+    // An absolute path also keeps Command from searching $PATH.
+    if !hook.path().is_absolute() {
+        bail!("path is not absolute");
+    }
     let mut cmd = Command::new(hook.path());
     if let Some((argv0, rest)) = hook.args().as_deref().and_then(|a| a.split_first()) {
         cmd.arg0(argv0).args(rest);
@@ -52,17 +56,12 @@ fn run_hook(hook: &Hook, state_json: &[u8]) -> anyhow::Result<()> {
         let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
         cmd.env(k, v);
     }
-    let stderr = io::stderr()
-        .as_fd()
-        .try_clone_to_owned()
-        .context("dup stderr")?;
-    let stdout = stderr.try_clone().context("dup stderr")?;
     // Its own process group, so a timeout kills whatever the hook started
     // too (a shell script's children), not only the hook's first process.
     cmd.process_group(0);
     cmd.stdin(Stdio::piped())
-        .stdout(Stdio::from(stdout))
-        .stderr(Stdio::from(stderr));
+        .stdout(runtime_stderr())
+        .stderr(runtime_stderr());
     let mut child = cmd.spawn().context("start")?;
     let status = std::thread::scope(|s| {
         // The state goes in from another thread: a hook that never reads
@@ -80,6 +79,15 @@ fn run_hook(hook: &Hook, state_json: &[u8]) -> anyhow::Result<()> {
         HookExit::Exited(st) => bail!("{}", describe(st)),
         HookExit::TimedOut(t) => bail!("timed out after {}s, killed", t.as_secs()),
     }
+}
+
+/// A copy of the runtime's stderr for a hook's output; /dev/null when the
+/// runtime runs without one (a caller may close it), rather than failing.
+fn runtime_stderr() -> Stdio {
+    io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_or_else(|_| Stdio::null(), Stdio::from)
 }
 
 enum HookExit {

@@ -3,6 +3,7 @@
 
 use super::*;
 use oci_spec::runtime::HookBuilder;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -126,10 +127,18 @@ fn timeout_kills_the_hook_and_its_children() {
         .trim()
         .parse()
         .unwrap();
-    // The background sleep was in the hook's process group: it is gone
-    // (or a zombie about to be reaped by init).
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    assert!(stat.is_empty() || stat.contains(") Z "), "{stat}");
+    // The background sleep was in the hook's process group: it dies too
+    // (SIGKILL takes effect when it is next scheduled, so allow a moment;
+    // a zombie awaiting its reaper counts as dead).
+    let dead = || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.is_empty() || stat.contains(") Z ") || stat.contains(") X ")
+    };
+    let until = Instant::now() + Duration::from_secs(5);
+    while !dead() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(dead(), "sleep {pid} survived the hook's timeout");
 }
 
 #[test]
@@ -165,4 +174,52 @@ fn missing_hook_and_bad_timeout_are_errors() {
         .unwrap_err()
     );
     assert!(err.contains("invalid timeout 0"), "{err}");
+    let err = format!(
+        "{:#}",
+        run_hooks(
+            "prestart",
+            &[hook(Path::new("true"), &[], &[], None)],
+            b"{}"
+        )
+        .unwrap_err()
+    );
+    assert_eq!(err, "run prestart hook #0 \"true\": path is not absolute");
+}
+
+#[test]
+fn hook_output_goes_to_the_runtimes_stderr() {
+    let code = crate::sys::process::run_in_child(|| {
+        let (out_r, out_w) = nix::unistd::pipe().unwrap();
+        let (err_r, err_w) = nix::unistd::pipe().unwrap();
+        nix::unistd::dup2_stdout(&out_w).unwrap();
+        nix::unistd::dup2_stderr(&err_w).unwrap();
+        drop((out_w, err_w));
+        let h = hook(
+            Path::new("/bin/sh"),
+            &["sh", "-c", "echo to-out; echo to-err >&2"],
+            &[],
+            None,
+        );
+        let ok = run_hooks("prestart", &[h], b"{}").is_ok();
+        // Close our own write ends (fds 1 and 2) so the reads see EOF.
+        let null = std::fs::File::options()
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        nix::unistd::dup2_stdout(&null).unwrap();
+        nix::unistd::dup2_stderr(&null).unwrap();
+        let read = |fd: OwnedFd| {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut s).unwrap();
+            s
+        };
+        let (out, err) = (read(out_r), read(err_r));
+        let checks = [ok, out.is_empty(), err == "to-out\nto-err\n"];
+        checks
+            .iter()
+            .position(|ok| !ok)
+            .map_or(0, |i| 10 + i as i32)
+    })
+    .unwrap();
+    assert_eq!(code, 0, "check #{} failed", code - 10);
 }

@@ -15,6 +15,7 @@ use oci_spec::runtime::User;
 /// restores the effective set that the kernel clears on leaving uid 0.
 pub fn set_identity(user: &User) -> anyhow::Result<()> {
     set_supplementary_groups(user)?;
+    chown_stdio(user.uid())?;
     let gid = Gid::from_raw(user.gid());
     setresgid(gid, gid, gid).with_context(|| format!("setresgid to {gid}"))?;
     nix::sys::prctl::set_keepcaps(true).context("set PR_SET_KEEPCAPS")?;
@@ -59,6 +60,35 @@ fn set_supplementary_groups(user: &User) -> anyhow::Result<()> {
     })
 }
 
+/// Gives the container's user its stdio (the console above all: the pty
+/// slave was opened as root), as runc's fixStdioPermissions does: fds that
+/// are /dev/null or already the user's are left alone, only the owner
+/// changes (devpts may have chosen the group), and EINVAL, EPERM and EROFS
+/// (an unmapped owner, a read-only /dev) mean "leave it", not failure.
+/// Runs before the uid change, while CAP_CHOWN is still effective.
+fn chown_stdio(uid: u32) -> anyhow::Result<()> {
+    use nix::errno::Errno;
+    use std::os::fd::AsFd;
+    let null_rdev = nix::sys::stat::stat("/dev/null").ok().map(|s| s.st_rdev);
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    for (n, fd) in [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()]
+        .into_iter()
+        .enumerate()
+    {
+        let Ok(st) = nix::sys::stat::fstat(fd) else {
+            continue; // a closed stdio fd: nothing to give
+        };
+        if st.st_uid == uid || null_rdev == Some(st.st_rdev) {
+            continue;
+        }
+        match nix::unistd::fchown(fd, Some(Uid::from_raw(uid)), None) {
+            Ok(()) | Err(Errno::EINVAL | Errno::EPERM | Errno::EROFS) => {}
+            Err(e) => return Err(e).with_context(|| format!("chown stdio fd {n} to uid {uid}")),
+        }
+    }
+    Ok(())
+}
+
 fn setgroups_denied() -> bool {
     std::fs::read_to_string("/proc/self/setgroups")
         .map(|s| s.trim() == "deny")
@@ -66,10 +96,30 @@ fn setgroups_denied() -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::sys::process::run_in_child;
     use oci_spec::runtime::UserBuilder;
+
+    /// set_identity chowns stdio; in a test child that would be the test
+    /// runner's pipes or the developer's terminal, so point it at /dev/null.
+    pub(crate) fn null_stdio() {
+        let null = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        nix::unistd::dup2_stdin(&null).unwrap();
+        nix::unistd::dup2_stdout(&null).unwrap();
+        nix::unistd::dup2_stderr(&null).unwrap();
+    }
+
+    fn verdict(checks: &[bool]) -> i32 {
+        checks
+            .iter()
+            .position(|ok| !ok)
+            .map_or(0, |i| 10 + i as i32)
+    }
 
     fn status_field(key: &str) -> String {
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -90,6 +140,7 @@ mod tests {
             .build()
             .unwrap();
         let code = run_in_child(|| {
+            null_stdio();
             set_identity(&user).unwrap();
             let old = nix::sys::stat::umask(Mode::from_bits_truncate(0));
             let checks = [
@@ -109,9 +160,31 @@ mod tests {
     }
 
     #[test]
+    fn gives_stdio_to_the_user_but_not_dev_null() {
+        let user = UserBuilder::default()
+            .uid(4321u32)
+            .gid(4321u32)
+            .build()
+            .unwrap();
+        let code = run_in_child(|| {
+            null_stdio();
+            let (r, w) = nix::unistd::pipe().unwrap();
+            nix::unistd::dup2_stdout(&w).unwrap();
+            set_identity(&user).unwrap();
+            let pipe_uid = nix::sys::stat::fstat(&r).unwrap().st_uid;
+            let null_uid =
+                std::fs::metadata("/dev/null").map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+            verdict(&[pipe_uid == 4321, null_uid.ok() == Some(0)])
+        })
+        .unwrap();
+        assert_eq!(code, 0, "check #{} failed", code - 10);
+    }
+
+    #[test]
     fn empty_groups_clear_the_hosts() {
         let user = UserBuilder::default().uid(0u32).gid(0u32).build().unwrap();
         let code = run_in_child(|| {
+            null_stdio();
             setgroups(&[Gid::from_raw(7)]).unwrap();
             set_identity(&user).unwrap();
             i32::from(!status_field("Groups:").is_empty())
@@ -128,6 +201,7 @@ mod tests {
             .build()
             .unwrap();
         let code = run_in_child(|| {
+            null_stdio();
             set_identity(&user).unwrap();
             let permitted = caps::read(None, caps::CapSet::Permitted).unwrap();
             i32::from(!permitted.contains(&caps::Capability::CAP_SETUID))

@@ -2,11 +2,12 @@
 //! config.md "Hostname", "Domainname", "Process" (oomScoreAdj, ioPriority,
 //! scheduler, noNewPrivileges) and config-linux.md "Sysctl", "Personality".
 //!
-//! Writes into procfs go through an fd of a directory verified to be procfs
-//! (fstatfs == PROC_SUPER_MAGIC) and openat2 with RESOLVE_BENEATH |
-//! RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV, so a container that prepared its
-//! rootfs with symlinks or bind mounts over /proc files (the CVE-2025-52881
-//! class) cannot redirect the write to another file.
+//! Writes into procfs start from an fd of /proc verified to be the root of
+//! a procfs instance (fstatfs == PROC_SUPER_MAGIC and inode PROC_ROOT_INO)
+//! and go through openat2 with RESOLVE_BENEATH | RESOLVE_NO_XDEV (and
+//! RESOLVE_NO_SYMLINKS where the path has no /proc/self), so symlinks or
+//! bind mounts over /proc files in the container (the CVE-2025-52881 class)
+//! cannot redirect the write to another file: crossing any mount fails.
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -31,20 +32,21 @@ pub fn set_domainname(name: &str) -> anyhow::Result<()> {
 }
 
 /// Writes each sysctl to /proc/sys. Call inside the container after
-/// pivot_root (its /proc must be mounted) and before readonlyPaths makes
-/// /proc/sys read-only and maskedPaths hide parts of it.
+/// pivot_root (its /proc must be mounted) and before readonlyPaths and
+/// maskedPaths mount over /proc/sys (with a mount there, RESOLVE_NO_XDEV
+/// refuses the path, by design).
 pub fn write_sysctls(sysctl: &HashMap<String, String>) -> anyhow::Result<()> {
     if sysctl.is_empty() {
         return Ok(());
     }
-    let dir = open_procfs_dir("/proc/sys")?;
+    let proc = open_procfs_root()?;
     // Sorted so that a failure is reproducible and names the same key.
     let mut keys: Vec<&String> = sysctl.keys().collect();
     keys.sort();
     for key in keys {
         let value = &sysctl[key];
-        let rel = sysctl_path(key)?;
-        write_procfs_file(&dir, &rel, value.as_bytes())
+        let rel = format!("sys/{}", sysctl_path(key)?);
+        write_procfs_file(&proc, &rel, value.as_bytes())
             .with_context(|| format!("write sysctl {key:?} = {value:?}"))?;
     }
     Ok(())
@@ -74,7 +76,7 @@ pub fn set_oom_score_adj(value: i32) -> anyhow::Result<()> {
     if !(-1000..=1000).contains(&value) {
         bail!("set oom_score_adj {value}: out of range [-1000, 1000]");
     }
-    let proc = open_procfs_dir("/proc")?;
+    let proc = open_procfs_root()?;
     // "self" is an ordinary relative symlink to "<pid>" (not a magic link),
     // so RESOLVE_BENEATH alone follows it safely; NO_XDEV still refuses
     // anything mounted over the file.
@@ -93,14 +95,24 @@ pub fn set_oom_score_adj(value: i32) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn open_procfs_dir(path: &str) -> anyhow::Result<OwnedFd> {
+/// PROC_ROOT_INO: the root directory of every procfs instance.
+const PROC_ROOT_INO: u64 = 1;
+
+fn open_procfs_root() -> anyhow::Result<OwnedFd> {
     let fd = open(
-        path,
+        "/proc",
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .with_context(|| format!("open {path:?}"))?;
-    verify_procfs(fd).with_context(|| format!("open {path:?}: not procfs"))
+    .context("open \"/proc\"")?;
+    let fd = verify_procfs(fd).context("open \"/proc\": not procfs")?;
+    let ino = nix::sys::stat::fstat(&fd)
+        .context("fstat \"/proc\"")?
+        .st_ino;
+    if ino != PROC_ROOT_INO {
+        bail!("open \"/proc\": not the root of a procfs mount (inode {ino})");
+    }
+    Ok(fd)
 }
 
 fn verify_procfs(fd: OwnedFd) -> nix::Result<OwnedFd> {

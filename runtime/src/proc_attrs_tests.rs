@@ -56,6 +56,51 @@ fn writes_sysctls_in_a_uts_namespace() {
 }
 
 #[test]
+fn sysctl_write_refuses_mounts_over_procfs() {
+    use nix::mount::{mount, MsFlags};
+    let code = run_in_child(|| {
+        unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS).unwrap();
+        let none = None::<&str>;
+        mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none).unwrap();
+        let mut s = HashMap::new();
+        s.insert("kernel.hostname".to_string(), "redirected".to_string());
+        // A bind mount over the target file (the CVE-2025-52881 trick).
+        let bind = MsFlags::MS_BIND;
+        mount(
+            Some("/proc/sys/kernel/domainname"),
+            "/proc/sys/kernel/hostname",
+            none,
+            bind,
+            none,
+        )
+        .unwrap();
+        let over_file = write_sysctls(&s).is_err();
+        // /proc replaced by a procfs subdirectory: procfs, but not its root.
+        mount(Some("/proc/sys"), "/proc", none, bind, none).unwrap();
+        let root_err = format!("{:#}", write_sysctls(&s).unwrap_err());
+        // /proc replaced by something that is not procfs at all.
+        mount(
+            Some("tmpfs"),
+            "/proc",
+            Some("tmpfs"),
+            MsFlags::empty(),
+            none,
+        )
+        .unwrap();
+        let fs_err = format!("{:#}", write_sysctls(&s).unwrap_err());
+        let uts = nix::sys::utsname::uname().unwrap();
+        verdict(&[
+            over_file,
+            root_err.contains("not the root of a procfs mount"),
+            fs_err.contains("not procfs"),
+            uts.nodename() != "redirected" && uts.domainname() != "redirected",
+        ])
+    })
+    .unwrap();
+    assert_eq!(code, 0, "check #{} failed", code - 10);
+}
+
+#[test]
 fn sysctl_error_names_key_and_value() {
     let mut s = HashMap::new();
     s.insert("kernel.no_such_knob".to_string(), "1".to_string());
