@@ -13,6 +13,8 @@ mod options;
 mod paths;
 mod pivot;
 mod resolve;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 
@@ -141,8 +143,7 @@ fn dev_mount(spec: &Spec) -> Option<&oci_spec::runtime::Mount> {
     spec.mounts()
         .iter()
         .flatten()
-        .filter(|m| m.destination() == Path::new("/dev"))
-        .last()
+        .rfind(|m| m.destination() == Path::new("/dev"))
 }
 
 fn dev_is_bind(spec: &Spec) -> bool {
