@@ -423,3 +423,148 @@ fn child_errors() {
     );
     assert!(err.contains("not a directory"), "{err}");
 }
+
+/// Inside a user namespace (uid 0 mapped to the caller) whose mounts were
+/// made by the parent namespace, so their flags are locked.
+#[test]
+fn user_namespace_setup() {
+    let dir = TempDir::new("userns");
+    build_rootfs(&dir.0);
+    fs::create_dir_all(dir.0.join("locked")).unwrap();
+    // A private mount namespace (dies with `unshare`) holds a nosuid,nodev,
+    // noexec tmpfs; the user namespace inherits it with those flags locked.
+    let script = r#"mount -t tmpfs -o nosuid,nodev,noexec,size=1m skiff-locked "$1/locked" &&
+        echo locked > "$1/locked/file" && shift &&
+        exec unshare --user --map-root-user --mount --pid --fork --net "$@""#;
+    let exe = std::env::current_exe().unwrap();
+    let child = "rootfs::tests::child_user_ns";
+    let out = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .arg(&dir.0)
+        .arg(&exe)
+        .args([
+            "--exact",
+            child,
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(DIR_ENV, &dir.0)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{child} failed:\n{text}");
+    assert!(text.contains("1 passed"), "{child} did not run:\n{text}");
+    let after = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !after.contains(&*dir.0.to_string_lossy()),
+        "mount leaked to the host:\n{after}"
+    );
+}
+
+#[test]
+#[ignore = "run by user_namespace_setup in its own user and mount namespaces"]
+fn child_user_ns() {
+    let Some(dir) = child_dir() else { return };
+    unshare(CloneFlags::CLONE_NEWNS).unwrap();
+    let locked = dir.join("locked");
+    let spec = spec_from(serde_json::json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs", "readonly": true},
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755", "size=1m"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["newinstance", "ptmxmode=0666"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            // Asks only for ro: nosuid,nodev,noexec are locked and must be kept.
+            {"destination": "/mnt/locked", "type": "bind", "source": locked, "options": ["bind", "ro"]}
+        ],
+        "linux": {
+            "namespaces": [{"type": "user"}, {"type": "mount"}, {"type": "pid"}, {"type": "network"}],
+            "maskedPaths": ["/etc/secret", "/etc/masked-dir"],
+            "readonlyPaths": ["/ro-dir"]
+        }
+    }));
+    let rootfs = dir.join("rootfs");
+    let opts = RootfsOptions {
+        no_pivot: false,
+        user_ns: true,
+    };
+    prepare_rootfs(&spec, &rootfs, &opts).unwrap_or_else(|e| panic!("{e:#}"));
+    enter_rootfs(&rootfs, &opts).unwrap_or_else(|e| panic!("{e:#}"));
+    finalize_rootfs(&spec, &opts).unwrap_or_else(|e| panic!("{e:#}"));
+
+    assert_eq!(statfs("/proc").unwrap().filesystem_type(), PROC_SUPER_MAGIC);
+    assert_eq!(fs::read_to_string("/mnt/locked/file").unwrap(), "locked\n");
+    let flags = statvfs("/mnt/locked").unwrap().flags();
+    let want = FsFlags::ST_RDONLY | FsFlags::ST_NOSUID | FsFlags::ST_NODEV | FsFlags::ST_NOEXEC;
+    assert!(flags.contains(want), "{flags:?}");
+    for (name, minor) in [("null", 3), ("zero", 5), ("urandom", 9)] {
+        assert_eq!(
+            fs::metadata(format!("/dev/{name}")).unwrap().rdev(),
+            makedev(1, minor),
+            "{name}"
+        );
+    }
+    assert_eq!(fs::read_to_string("/etc/secret").unwrap(), "");
+    assert_eq!(fs::read_dir("/etc/masked-dir").unwrap().count(), 0);
+    assert!(statvfs("/ro-dir")
+        .unwrap()
+        .flags()
+        .contains(FsFlags::ST_RDONLY));
+    assert_eq!(
+        fs::write("/new-file", "x").unwrap_err().raw_os_error(),
+        Some(libc::EROFS)
+    );
+    assert!(statvfs("/sys/fs/cgroup")
+        .unwrap()
+        .flags()
+        .contains(FsFlags::ST_RDONLY));
+    let out = Command::new("/bin/sh")
+        .args(["-c", "echo $$"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// linux.rootfsPropagation "rshared": pivot_root still works and "/" ends up
+/// shared inside the container.
+#[test]
+fn shared_root_propagation() {
+    let dir = TempDir::new("shared");
+    build_rootfs(&dir.0);
+    run_child("rootfs::tests::child_shared", &dir.0);
+}
+
+#[test]
+#[ignore = "run by shared_root_propagation in its own mount namespace"]
+fn child_shared() {
+    let Some(dir) = child_dir() else { return };
+    unshare(CloneFlags::CLONE_NEWNS).unwrap();
+    let spec = spec_from(serde_json::json!({
+        "ociVersion": "1.0.2",
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+        "linux": {"rootfsPropagation": "rshared"}
+    }));
+    let rootfs = dir.join("rootfs");
+    let opts = RootfsOptions::default();
+    prepare_rootfs(&spec, &rootfs, &opts).unwrap_or_else(|e| panic!("{e:#}"));
+    enter_rootfs(&rootfs, &opts).unwrap_or_else(|e| panic!("{e:#}"));
+    finalize_rootfs(&spec, &opts).unwrap_or_else(|e| panic!("{e:#}"));
+    let mounts = super::mountinfo::read_mountinfo().unwrap();
+    let root = super::mountinfo::mount_of(&mounts, Path::new("/")).unwrap();
+    assert!(root.is_shared(), "{root:?}");
+}
