@@ -61,6 +61,7 @@ pub fn prepare_rootfs(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> anyho
         .map_err(SysError)
         .with_context(|| format!("open root {rootfs:?}"))?;
     let ctx = MountContext {
+        user_ns: opts.user_ns,
         cgroup_ns: has_cgroup_ns(spec),
     };
     for m in spec.mounts().iter().flatten() {

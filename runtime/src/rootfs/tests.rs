@@ -11,7 +11,7 @@ use std::process::Command;
 
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::makedev;
-use nix::sys::statfs::{statfs, PROC_SUPER_MAGIC, TMPFS_MAGIC};
+use nix::sys::statfs::{statfs, PROC_SUPER_MAGIC, SYSFS_MAGIC, TMPFS_MAGIC};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use oci_spec::runtime::Spec;
 
@@ -435,7 +435,7 @@ fn user_namespace_setup() {
     // noexec tmpfs; the user namespace inherits it with those flags locked.
     let script = r#"mount -t tmpfs -o nosuid,nodev,noexec,size=1m skiff-locked "$1/locked" &&
         echo locked > "$1/locked/file" && shift &&
-        exec unshare --user --map-root-user --mount --pid --fork --net "$@""#;
+        exec unshare --user --map-root-user --mount --pid --fork "$@""#;
     let exe = std::env::current_exe().unwrap();
     let child = "rootfs::tests::child_user_ns";
     let out = Command::new("unshare")
@@ -493,7 +493,7 @@ fn child_user_ns() {
             {"destination": "/mnt/locked", "type": "bind", "source": locked, "options": ["bind", "ro"]}
         ],
         "linux": {
-            "namespaces": [{"type": "user"}, {"type": "mount"}, {"type": "pid"}, {"type": "network"}],
+            "namespaces": [{"type": "user"}, {"type": "mount"}, {"type": "pid"}],
             "maskedPaths": ["/etc/secret", "/etc/masked-dir"],
             "readonlyPaths": ["/ro-dir"]
         }
@@ -508,6 +508,12 @@ fn child_user_ns() {
     finalize_rootfs(&spec, &opts).unwrap_or_else(|e| panic!("{e:#}"));
 
     assert_eq!(statfs("/proc").unwrap().filesystem_type(), PROC_SUPER_MAGIC);
+    // No network namespace of our own: sysfs is the host's, bound read-only.
+    assert_eq!(statfs("/sys").unwrap().filesystem_type(), SYSFS_MAGIC);
+    assert!(statvfs("/sys")
+        .unwrap()
+        .flags()
+        .contains(FsFlags::ST_RDONLY | FsFlags::ST_NOEXEC));
     assert_eq!(fs::read_to_string("/mnt/locked/file").unwrap(), "locked\n");
     let flags = statvfs("/mnt/locked").unwrap().flags();
     let want = FsFlags::ST_RDONLY | FsFlags::ST_NOSUID | FsFlags::ST_NODEV | FsFlags::ST_NOEXEC;
