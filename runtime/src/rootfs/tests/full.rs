@@ -218,3 +218,53 @@ fn check_cgroups() {
     }
     assert!(!own.is_empty());
 }
+
+/// oci-spec's default spec (what `runc spec` writes): its mounts, masked
+/// /proc entries (files and dirs) and read-only /proc dirs all apply.
+#[test]
+fn default_spec_setup() {
+    let dir = TempDir::new("default");
+    build_rootfs(&dir.0);
+    run_child("rootfs::tests::full::child_default_spec", &dir.0);
+}
+
+#[test]
+#[ignore = "run by default_spec_setup in its own mount namespace"]
+fn child_default_spec() {
+    let Some(dir) = child_dir() else { return };
+    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP).unwrap();
+    let spec = Spec::default();
+    let rootfs = dir.join("rootfs");
+    let opts = RootfsOptions::default();
+    prepare_rootfs(&spec, &rootfs, &opts).unwrap_or_else(|e| panic!("{e:#}"));
+    enter_rootfs(&rootfs, &opts).unwrap_or_else(|e| panic!("{e:#}"));
+    finalize_rootfs(&spec, &opts).unwrap_or_else(|e| panic!("{e:#}"));
+
+    assert!(statvfs("/proc/sys")
+        .unwrap()
+        .flags()
+        .contains(FsFlags::ST_RDONLY));
+    assert!(!statvfs("/proc/self")
+        .unwrap()
+        .flags()
+        .contains(FsFlags::ST_RDONLY));
+    assert_eq!(fs::read_to_string("/proc/timer_list").unwrap(), "");
+    if Path::new("/proc/acpi").exists() {
+        assert_eq!(fs::read_dir("/proc/acpi").unwrap().count(), 0);
+    }
+    assert_eq!(fs::read_dir("/sys/firmware").unwrap().count(), 0);
+    // MQUEUE_MAGIC
+    assert_eq!(
+        statfs("/dev/mqueue").unwrap().filesystem_type().0,
+        0x1980_0202
+    );
+    assert_eq!(
+        fs::write("/new-file", "x").unwrap_err().raw_os_error(),
+        Some(libc::EROFS)
+    );
+    let out = Command::new("/bin/sh")
+        .args(["-c", "echo $$"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
