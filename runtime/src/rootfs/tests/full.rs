@@ -41,6 +41,10 @@ fn full_spec(dir: &Path) -> Spec {
              "options": ["rbind", "rro", "rnoexec"]},
             {"destination": "/mnt/file", "type": "bind", "source": bindsrc.join("marker"),
              "options": ["bind"]},
+            {"destination": "/mnt/shared", "type": "bind", "source": bindsrc,
+             "options": ["rbind", "rshared"]},
+            {"destination": "/mnt/nosym", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosymfollow", "rnodev", "rnoatime"]},
             {"destination": "/evil/x", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]},
             {"destination": "/evil-root/escaped", "type": "tmpfs", "source": "tmpfs", "options": ["size=2m"]}
         ],
@@ -171,6 +175,18 @@ fn check_binds() {
         "{flags:?}"
     );
     assert_eq!(fs::read_to_string("/mnt/file").unwrap(), "bound");
+    // nosymfollow: symlinks on the mount exist but are not followed.
+    symlink("/etc", "/mnt/nosym/link").unwrap();
+    let err = fs::metadata("/mnt/nosym/link/secret").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ELOOP), "{err}");
+    let nosym = statvfs("/mnt/nosym").unwrap().flags();
+    assert!(
+        nosym.contains(FsFlags::ST_NODEV | FsFlags::ST_NOATIME),
+        "{nosym:?}"
+    );
+    let mounts = crate::rootfs::mountinfo::read_mountinfo().unwrap();
+    let shared = crate::rootfs::mountinfo::mount_of(&mounts, Path::new("/mnt/shared")).unwrap();
+    assert!(shared.is_shared(), "{shared:?}");
     // root.readonly
     assert_eq!(
         fs::write("/new-file", "x").unwrap_err().raw_os_error(),
