@@ -198,7 +198,10 @@ fn child_shared() {
     unshare(CloneFlags::CLONE_NEWNS).unwrap();
     let spec = spec_from(serde_json::json!({
         "ociVersion": "1.0.2",
-        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "nosuid", "size=64k"]}
+        ],
         "linux": {"rootfsPropagation": "rshared"}
     }));
     let rootfs = dir.join("rootfs");
@@ -209,4 +212,11 @@ fn child_shared() {
     let mounts = crate::rootfs::mountinfo::read_mountinfo().unwrap();
     let root = crate::rootfs::mountinfo::mount_of(&mounts, Path::new("/")).unwrap();
     assert!(root.is_shared(), "{root:?}");
+    // A read-only /dev still gets its devices (made before the ro remount).
+    assert_eq!(fs::metadata("/dev/null").unwrap().rdev(), makedev(1, 3));
+    let dev = statvfs("/dev").unwrap().flags();
+    assert!(
+        dev.contains(FsFlags::ST_RDONLY | FsFlags::ST_NOSUID),
+        "{dev:?}"
+    );
 }
