@@ -14,7 +14,7 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 use nix::unistd::symlinkat;
 
-use super::mount::{bind_mount, describe, mount_fs, remount_bind, MountContext};
+use super::mount::{bind_mount, describe, is_errno, mount_fs, remount_bind, MountContext};
 use super::mountinfo::{read_mountinfo, read_self_cgroup, CgroupEntry, MountInfo};
 use super::options::MountOptions;
 use super::resolve::Root;
@@ -199,12 +199,7 @@ fn mount_v2(
     };
     // Without a cgroup namespace an unprivileged mount is refused (EPERM);
     // runc then binds the container's own cgroup dir instead.
-    let refused = err.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<SysError>(),
-            Some(SysError(Errno::EPERM | Errno::EBUSY))
-        )
-    });
+    let refused = is_errno(&err, Errno::EPERM) || is_errno(&err, Errno::EBUSY);
     if !refused || ctx.cgroup_ns {
         return Err(err);
     }

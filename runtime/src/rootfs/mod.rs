@@ -13,6 +13,8 @@ mod options;
 mod paths;
 mod pivot;
 mod resolve;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 
@@ -50,6 +52,11 @@ pub(crate) struct SysError(pub Errno);
 /// bind-mount from the host when opts.user_ns); /dev symlinks (fd, stdin,
 /// stdout, stderr; /dev/ptmx -> pts/ptmx; /dev/core -> /proc/kcore if
 /// /proc/kcore exists on host).
+///
+/// The caller must already be in the container's cgroups (a v1 `cgroup`
+/// mount binds the caller's own cgroup dirs) and still see the host's /proc
+/// (mounts target `/proc/self/fd/N`). Relative bind sources resolve against
+/// the current directory, so chdir into the bundle first, as runc does.
 pub fn prepare_rootfs(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> anyhow::Result<()> {
     let devices = devices::devices_of(spec)?;
     let propagation = pivot::root_propagation(spec)?;
@@ -59,6 +66,7 @@ pub fn prepare_rootfs(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> anyho
         .map_err(SysError)
         .with_context(|| format!("open root {rootfs:?}"))?;
     let ctx = MountContext {
+        user_ns: opts.user_ns,
         cgroup_ns: has_cgroup_ns(spec),
     };
     for m in spec.mounts().iter().flatten() {
@@ -86,8 +94,12 @@ pub fn enter_rootfs(rootfs: &Path, opts: &RootfsOptions) -> anyhow::Result<()> {
 /// (/dev/null over files, ro tmpfs over dirs), a read-only /dev tmpfs if the
 /// spec asked for one, root.readonly (remount / ro), final rootfsPropagation
 /// of "/" if set.
-pub fn finalize_rootfs(spec: &Spec, opts: &RootfsOptions) -> anyhow::Result<()> {
-    let _ = opts;
+///
+/// Mounts go through `/proc/self/fd/N` when the container's /proc is mounted
+/// and through the path (which the kernel now resolves inside the root)
+/// otherwise. `_opts` changes nothing today: locked flags are kept on every
+/// remount that the kernel refuses with EPERM, user namespace or not.
+pub fn finalize_rootfs(spec: &Spec, _opts: &RootfsOptions) -> anyhow::Result<()> {
     let root = paths::NewRoot::open()?;
     let linux = spec.linux().as_ref();
     for p in linux
@@ -141,8 +153,7 @@ fn dev_mount(spec: &Spec) -> Option<&oci_spec::runtime::Mount> {
     spec.mounts()
         .iter()
         .flatten()
-        .filter(|m| m.destination() == Path::new("/dev"))
-        .last()
+        .rfind(|m| m.destination() == Path::new("/dev"))
 }
 
 fn dev_is_bind(spec: &Spec) -> bool {

@@ -22,6 +22,7 @@ use crate::sys::mount::mount_setattr;
 /// Facts about the container that change how mounts are made.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MountContext {
+    pub user_ns: bool,
     pub cgroup_ns: bool,
 }
 
@@ -69,7 +70,31 @@ pub(crate) fn mount_entry(root: &Root, m: &Mount, ctx: MountContext) -> anyhow::
         return bind_mount(root, source, dest, &opts);
     }
     let source = m.source().as_deref().unwrap_or(Path::new(fstype));
-    mount_fs(root, source, fstype, dest, &opts)
+    let err = match mount_fs(root, source, fstype, dest, &opts) {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    // In a user namespace that does not own the network (sysfs) or IPC
+    // (mqueue) namespace the kernel refuses a fresh mount; runc then binds
+    // the host's instance, and so do we.
+    let host = match fstype {
+        "sysfs" => "/sys",
+        "mqueue" => "/dev/mqueue",
+        _ => return Err(err),
+    };
+    if !ctx.user_ns || !is_errno(&err, Errno::EPERM) {
+        return Err(err);
+    }
+    opts.flags.insert(MsFlags::MS_BIND | MsFlags::MS_REC);
+    opts.data.clear();
+    bind_mount(root, Path::new(host), dest, &opts)
+        .with_context(|| format!("{err:#}; fall back to binding the host's {host:?}"))
+}
+
+/// Whether `err` was caused by the syscall error `errno`.
+pub(crate) fn is_errno(err: &anyhow::Error, errno: Errno) -> bool {
+    err.chain()
+        .any(|c| matches!(c.downcast_ref::<SysError>(), Some(SysError(e)) if *e == errno))
 }
 
 /// Bind-mount a host `source` onto a container `dest`, then apply the flags a

@@ -19,6 +19,9 @@ use nix::sys::stat::{fstat, mkdirat, Mode, SFlag};
 /// Symlinks followed in one resolution before ELOOP, as the kernel's limit.
 const MAX_SYMLINKS: usize = 40;
 
+/// openat2 attempts before the walk takes over.
+const OPENAT2_RETRIES: usize = 8;
+
 /// What to create at a missing destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Create {
@@ -76,9 +79,13 @@ impl Root {
             let how = OpenHow::new()
                 .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | extra)
                 .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-            match openat2(self.fd.as_fd(), &relative(path), how) {
-                Err(Errno::ENOSYS) => {}
-                other => return other,
+            // EAGAIN: a rename raced with a ".." step; the kernel asks to retry.
+            for _ in 0..OPENAT2_RETRIES {
+                match openat2(self.fd.as_fd(), &relative(path), how) {
+                    Err(Errno::EAGAIN) => continue,
+                    Err(Errno::ENOSYS) => break,
+                    other => return other,
+                }
             }
         }
         self.walk(path, None, !extra.contains(OFlag::O_NOFOLLOW))
