@@ -85,7 +85,10 @@ pub(super) fn section_for(arch: Arch, native: SectionArch) -> Option<SectionArch
         _ => return None,
     };
     let reachable = match native {
-        SectionArch::X86_64 => matches!(section, SectionArch::X86_64 | SectionArch::X32 | SectionArch::X86),
+        SectionArch::X86_64 => matches!(
+            section,
+            SectionArch::X86_64 | SectionArch::X32 | SectionArch::X86
+        ),
         SectionArch::Aarch64 => matches!(section, SectionArch::Aarch64 | SectionArch::Arm),
         _ => false,
     };

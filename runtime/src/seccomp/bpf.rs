@@ -159,7 +159,11 @@ impl Emitter {
                 self.load(hi_off)
             }
             Op::ScmpCmpGt | Op::ScmpCmpGe => {
-                let code = if op == Op::ScmpCmpGt { BPF_JMP_JGT_K } else { BPF_JMP_JGE_K };
+                let code = if op == Op::ScmpCmpGt {
+                    BPF_JMP_JGT_K
+                } else {
+                    BPF_JMP_JGE_K
+                };
                 self.jump(code, vlo, yes, no);
                 let lo = self.load(lo_off);
                 if !wide {
@@ -218,9 +222,15 @@ struct Range<'a> {
 /// Cover every syscall number of one section with ranges, merging
 /// neighbours that return the same value.
 fn ranges<'a>(section: &'a Section, actions: &Actions) -> Vec<Range<'a>> {
-    let mut out: Vec<Range<'a>> = vec![Range { start: 0, target: Target::Ret(actions.default) }];
+    let mut out: Vec<Range<'a>> = vec![Range {
+        start: 0,
+        target: Target::Ret(actions.default),
+    }];
     let mut add = |start: u32, target: Target<'a>| {
-        if out.last().is_some_and(|last| last.target == target && matches!(target, Target::Ret(_))) {
+        if out
+            .last()
+            .is_some_and(|last| last.target == target && matches!(target, Target::Ret(_)))
+        {
             return;
         }
         if out.last().is_some_and(|last| last.start == start) {
@@ -239,7 +249,10 @@ fn ranges<'a>(section: &'a Section, actions: &Actions) -> Vec<Range<'a>> {
     }
     if actions.enosys_above_max {
         if let Some(next) = section.max_named.and_then(|max| max.checked_add(1)) {
-            add(next, Target::Ret(super::rules::SECCOMP_RET_ERRNO | libc::ENOSYS as u32));
+            add(
+                next,
+                Target::Ret(super::rules::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+            );
         }
     }
     out

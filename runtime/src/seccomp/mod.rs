@@ -12,6 +12,8 @@ mod arch;
 mod bpf;
 mod rules;
 mod syscalls;
+#[cfg(test)]
+mod tests;
 
 use anyhow::Context;
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag};
@@ -40,7 +42,9 @@ pub enum SeccompError {
     ArgIndex { field: String, index: usize },
     #[error("seccomp is not supported on this host architecture ({0})")]
     HostArch(&'static str),
-    #[error("seccomp filter has {len} instructions, more than the kernel's limit of {BPF_MAX_LEN}")]
+    #[error(
+        "seccomp filter has {len} instructions, more than the kernel's limit of {BPF_MAX_LEN}"
+    )]
     TooLong { len: usize },
 }
 
@@ -60,13 +64,21 @@ pub fn compile_filter(seccomp: &LinuxSeccomp) -> anyhow::Result<SeccompFilter> {
 
 fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompFilter, SeccompError> {
     if let Some(path) = seccomp.listener_path() {
-        return Err(SeccompError::ListenerPath { path: path.display().to_string() });
+        return Err(SeccompError::ListenerPath {
+            path: path.display().to_string(),
+        });
     }
     if seccomp.default_action() == LinuxSeccompAction::ScmpActNotify {
-        return Err(SeccompError::Notify { field: "defaultAction".to_string() });
+        return Err(SeccompError::Notify {
+            field: "defaultAction".to_string(),
+        });
     }
     let native = arch::native().ok_or(SeccompError::HostArch(std::env::consts::ARCH))?;
-    let default = rules::action_value(seccomp.default_action(), seccomp.default_errno_ret(), "defaultErrnoRet")?;
+    let default = rules::action_value(
+        seccomp.default_action(),
+        seccomp.default_errno_ret(),
+        "defaultErrnoRet",
+    )?;
 
     let mut arches = vec![native];
     let mut ignored_architectures = Vec::new();
@@ -85,7 +97,9 @@ fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompFilter, SeccompError> {
         bad_arch: rules::SECCOMP_RET_KILL_THREAD,
         enosys_above_max: !matches!(
             seccomp.default_action(),
-            LinuxSeccompAction::ScmpActAllow | LinuxSeccompAction::ScmpActLog | LinuxSeccompAction::ScmpActTrace
+            LinuxSeccompAction::ScmpActAllow
+                | LinuxSeccompAction::ScmpActLog
+                | LinuxSeccompAction::ScmpActTrace
         ),
     };
     let program = bpf::emit(&sections, &actions);
@@ -98,10 +112,17 @@ fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompFilter, SeccompError> {
             | match flag {
                 LinuxSeccompFilterFlag::SeccompFilterFlagTsync => SECCOMP_FILTER_FLAG_TSYNC,
                 LinuxSeccompFilterFlag::SeccompFilterFlagLog => SECCOMP_FILTER_FLAG_LOG,
-                LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+                LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
+                    SECCOMP_FILTER_FLAG_SPEC_ALLOW
+                }
             }
     });
-    Ok(SeccompFilter { program, flags, unknown_syscalls, ignored_architectures })
+    Ok(SeccompFilter {
+        program,
+        flags,
+        unknown_syscalls,
+        ignored_architectures,
+    })
 }
 
 impl SeccompFilter {

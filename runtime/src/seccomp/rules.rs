@@ -75,12 +75,17 @@ pub(super) fn action_value(
     let data = |default: u32| -> Result<u32, SeccompError> {
         let value = errno_ret.unwrap_or(default);
         if value > 0xffff {
-            return Err(SeccompError::ErrnoRange { field: field.to_string(), value });
+            return Err(SeccompError::ErrnoRange {
+                field: field.to_string(),
+                value,
+            });
         }
         Ok(value)
     };
     Ok(match action {
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => SECCOMP_RET_KILL_THREAD,
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            SECCOMP_RET_KILL_THREAD
+        }
         LinuxSeccompAction::ScmpActKillProcess => SECCOMP_RET_KILL_PROCESS,
         LinuxSeccompAction::ScmpActTrap => SECCOMP_RET_TRAP,
         LinuxSeccompAction::ScmpActErrno => SECCOMP_RET_ERRNO | data(libc::EPERM as u32)?,
@@ -88,7 +93,9 @@ pub(super) fn action_value(
         LinuxSeccompAction::ScmpActLog => SECCOMP_RET_LOG,
         LinuxSeccompAction::ScmpActAllow => SECCOMP_RET_ALLOW,
         LinuxSeccompAction::ScmpActNotify => {
-            return Err(SeccompError::Notify { field: field.to_string() });
+            return Err(SeccompError::Notify {
+                field: field.to_string(),
+            });
         }
     })
 }
@@ -102,7 +109,11 @@ pub(super) fn build_sections(
 ) -> Result<(Vec<Section>, Vec<String>), SeccompError> {
     let mut sections: Vec<Section> = arches
         .iter()
-        .map(|&arch| Section { arch, decisions: BTreeMap::new(), max_named: None })
+        .map(|&arch| Section {
+            arch,
+            decisions: BTreeMap::new(),
+            max_named: None,
+        })
         .collect();
     let mut unknown: Vec<String> = Vec::new();
 
@@ -112,11 +123,15 @@ pub(super) fn build_sections(
         let rules = arg_rules(syscall.args().as_deref().unwrap_or(&[]), action, &field)?;
         for name in syscall.names() {
             if name.is_empty() {
-                return Err(SeccompError::EmptyName { field: field.clone() });
+                return Err(SeccompError::EmptyName {
+                    field: field.clone(),
+                });
             }
             let mut known = false;
             for section in &mut sections {
-                let Some(nr) = syscalls::lookup(section.arch, name) else { continue };
+                let Some(nr) = syscalls::lookup(section.arch, name) else {
+                    continue;
+                };
                 known = true;
                 section.max_named = section.max_named.max(Some(nr));
                 if action != default_action {
@@ -132,11 +147,18 @@ pub(super) fn build_sections(
 }
 
 /// The rules of one profile entry: empty for an unconditional entry.
-fn arg_rules(args: &[LinuxSeccompArg], action: u32, field: &str) -> Result<Vec<ArgRule>, SeccompError> {
+fn arg_rules(
+    args: &[LinuxSeccompArg],
+    action: u32,
+    field: &str,
+) -> Result<Vec<ArgRule>, SeccompError> {
     let mut conds = Vec::with_capacity(args.len());
     for arg in args {
         if arg.index() > 5 {
-            return Err(SeccompError::ArgIndex { field: field.to_string(), index: arg.index() });
+            return Err(SeccompError::ArgIndex {
+                field: field.to_string(),
+                index: arg.index(),
+            });
         }
         conds.push(Cond {
             index: arg.index() as u32,
@@ -148,9 +170,18 @@ fn arg_rules(args: &[LinuxSeccompArg], action: u32, field: &str) -> Result<Vec<A
     if conds.is_empty() {
         return Ok(Vec::new());
     }
-    let repeats_index = conds.iter().enumerate().any(|(i, c)| conds[..i].iter().any(|p| p.index == c.index));
+    let repeats_index = conds
+        .iter()
+        .enumerate()
+        .any(|(i, c)| conds[..i].iter().any(|p| p.index == c.index));
     if repeats_index {
-        Ok(conds.into_iter().map(|c| ArgRule { conds: vec![c], action }).collect())
+        Ok(conds
+            .into_iter()
+            .map(|c| ArgRule {
+                conds: vec![c],
+                action,
+            })
+            .collect())
     } else {
         Ok(vec![ArgRule { conds, action }])
     }
@@ -159,7 +190,9 @@ fn arg_rules(args: &[LinuxSeccompArg], action: u32, field: &str) -> Result<Vec<A
 fn add_rules(decisions: &mut BTreeMap<u32, Decision>, nr: u32, rules: &[ArgRule], action: u32) {
     match decisions.get_mut(&nr) {
         Some(Decision::Always(_)) => {}
-        Some(Decision::FirstMatch(existing)) if !rules.is_empty() => existing.extend_from_slice(rules),
+        Some(Decision::FirstMatch(existing)) if !rules.is_empty() => {
+            existing.extend_from_slice(rules)
+        }
         _ if rules.is_empty() => {
             decisions.insert(nr, Decision::Always(action));
         }

@@ -11,8 +11,8 @@ use seccompiler::sock_filter;
 /// non-negative result: with `SECCOMP_FILTER_FLAG_TSYNC` a positive value is
 /// the id of a thread that could not be synchronised.
 pub fn seccomp_set_mode_filter(flags: u32, program: &[sock_filter]) -> io::Result<i64> {
-    let len = u16::try_from(program.len())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let len =
+        u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let prog = libc::sock_fprog {
         len,
         // seccompiler's sock_filter is #[repr(C)] with the kernel's layout
@@ -65,7 +65,15 @@ pub fn raw_syscall(nr: i64, args: [u64; 6]) -> Result<i64, i32> {
     // SAFETY: the tests only pass arguments that are plain integers or null
     // pointers, for which every syscall fails cleanly or acts on integers.
     let ret = unsafe {
-        libc::syscall(nr as libc::c_long, args[0], args[1], args[2], args[3], args[4], args[5])
+        libc::syscall(
+            nr as libc::c_long,
+            args[0],
+            args[1],
+            args[2],
+            args[3],
+            args[4],
+            args[5],
+        )
     };
     if ret < 0 {
         Err(io::Error::last_os_error().raw_os_error().unwrap_or(0))

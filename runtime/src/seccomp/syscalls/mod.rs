@@ -41,14 +41,20 @@ mod tests {
                 SectionArch::Aarch64 => aarch64::SYSCALLS,
                 SectionArch::Arm => arm::SYSCALLS,
             };
-            assert!(table.windows(2).all(|w| w[0].0 < w[1].0), "{arch:?} table is not sorted");
+            assert!(
+                table.windows(2).all(|w| w[0].0 < w[1].0),
+                "{arch:?} table is not sorted"
+            );
         }
     }
 
     #[test]
     fn known_numbers_match_the_kernel_abi() {
         assert_eq!(lookup(SectionArch::X86_64, "read"), Some(0));
-        assert_eq!(lookup(SectionArch::X86_64, "mkdir"), Some(libc::SYS_mkdir as u32));
+        assert_eq!(
+            lookup(SectionArch::X86_64, "mkdir"),
+            Some(libc::SYS_mkdir as u32)
+        );
         assert_eq!(lookup(SectionArch::X86_64, "clone3"), Some(435));
         assert_eq!(lookup(SectionArch::X86_64, "file_setattr"), Some(469));
         assert_eq!(lookup(SectionArch::X86_64, "socketcall"), None);
