@@ -14,6 +14,7 @@ mod rules;
 mod syscalls;
 #[cfg(test)]
 mod tests;
+mod x86_multiplex;
 
 use anyhow::Context;
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag};

@@ -290,3 +290,67 @@ fn default_profiles_decide_as_under_runc() {
     assert_eq!(x(libc::SYS_socket, [40, 1, 0, 0, 0, 0]), errno(libc::EPERM)); // AF_VSOCK
     assert_eq!(x(451, [0; 6]), errno(libc::ENOSYS)); // cachestat, newer than the profile
 }
+
+#[test]
+fn x86_socket_and_ipc_rules_also_match_their_multiplexed_form() {
+    let f = compile(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86"],"syscalls":[
+            {"names":["connect"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":3,"op":"SCMP_CMP_LT"}]},
+            {"names":["shmget"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}"#,
+    );
+    let p = f.program();
+    // Direct syscalls keep their argument conditions.
+    assert_eq!(
+        run(p, AUDIT_ARCH_I386, 362, [1, 0, 0, 0, 0, 0]),
+        errno(libc::EPERM)
+    );
+    assert_eq!(run(p, AUDIT_ARCH_I386, 362, [5, 0, 0, 0, 0, 0]), ALLOW);
+    // socketcall(SYS_CONNECT) and ipc(SHMGET) match without them, as in libseccomp.
+    assert_eq!(
+        run(p, AUDIT_ARCH_I386, 102, [3, 0, 0, 0, 0, 0]),
+        errno(libc::EPERM)
+    );
+    assert_eq!(run(p, AUDIT_ARCH_I386, 102, [1, 0, 0, 0, 0, 0]), ALLOW);
+    assert_eq!(
+        run(p, AUDIT_ARCH_I386, 117, [23, 0, 0, 0, 0, 0]),
+        errno(libc::EACCES)
+    );
+    assert_eq!(run(p, AUDIT_ARCH_I386, 395, [0; 6]), errno(libc::EACCES));
+}
+
+#[test]
+fn x32_compares_32_bit_arguments_and_minus_one_is_not_a_bad_arch() {
+    let f = compile(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X32"],"syscalls":[
+            {"names":["connect"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":3,"op":"SCMP_CMP_LT"}]}]}"#,
+    );
+    assert_eq!(
+        run(
+            f.program(),
+            AUDIT_ARCH_X86_64,
+            X32_SYSCALL_BIT | 42,
+            [0x1_0000_0000, 0, 0, 0, 0, 0]
+        ),
+        errno(libc::EPERM)
+    );
+    assert_eq!(
+        run(
+            f.program(),
+            AUDIT_ARCH_X86_64,
+            42,
+            [0x1_0000_0000, 0, 0, 0, 0, 0]
+        ),
+        ALLOW
+    );
+    let native = compile(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    );
+    assert_eq!(
+        run(native.program(), AUDIT_ARCH_X86_64, u32::MAX, [0; 6]),
+        errno(libc::EPERM)
+    );
+    assert_eq!(
+        run(native.program(), AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, [0; 6]),
+        KILL_THREAD
+    );
+}
