@@ -60,10 +60,16 @@ pub struct SeccompFilter {
 
 /// Compile an OCI seccomp profile for this host.
 pub fn compile_filter(seccomp: &LinuxSeccomp) -> anyhow::Result<SeccompFilter> {
-    Ok(compile(seccomp)?)
+    let native = arch::native().ok_or(SeccompError::HostArch(std::env::consts::ARCH))?;
+    Ok(compile_for(seccomp, native)?)
 }
 
-fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompFilter, SeccompError> {
+/// Compile for a host whose native architecture is `native` (a parameter
+/// so tests cover aarch64 hosts on x86_64 and back).
+fn compile_for(
+    seccomp: &LinuxSeccomp,
+    native: arch::SectionArch,
+) -> Result<SeccompFilter, SeccompError> {
     if let Some(path) = seccomp.listener_path() {
         return Err(SeccompError::ListenerPath {
             path: path.display().to_string(),
@@ -74,7 +80,6 @@ fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompFilter, SeccompError> {
             field: "defaultAction".to_string(),
         });
     }
-    let native = arch::native().ok_or(SeccompError::HostArch(std::env::consts::ARCH))?;
     let default = rules::action_value(
         seccomp.default_action(),
         seccomp.default_errno_ret(),

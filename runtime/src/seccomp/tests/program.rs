@@ -354,3 +354,30 @@ fn x32_compares_32_bit_arguments_and_minus_one_is_not_a_bad_arch() {
         KILL_THREAD
     );
 }
+
+#[test]
+fn aarch64_hosts_get_aarch64_and_arm_sections() {
+    use crate::seccomp::arch::{SectionArch, AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM};
+    let profile = parse_profile(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_AARCH64","SCMP_ARCH_ARM","SCMP_ARCH_X86_64"],
+            "syscalls":[{"names":["openat","read","cacheflush","exit_group"],"action":"SCMP_ACT_ALLOW"},
+                        {"names":["mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}"#,
+    )
+    .unwrap_or_else(|err| panic!("{err:#}"));
+    let f = crate::seccomp::compile_for(&profile, SectionArch::Aarch64)
+        .unwrap_or_else(|err| panic!("{err}"));
+    let p = f.program();
+    assert_eq!(run(p, AUDIT_ARCH_AARCH64, 56, [0; 6]), ALLOW); // openat
+    assert_eq!(run(p, AUDIT_ARCH_AARCH64, 34, [0; 6]), errno(libc::EACCES)); // mkdirat
+    assert_eq!(run(p, AUDIT_ARCH_AARCH64, 57, [0; 6]), errno(libc::EPERM)); // close
+    assert_eq!(run(p, AUDIT_ARCH_AARCH64, 172, [0; 6]), errno(libc::ENOSYS)); // getpid, above exit_group
+    assert_eq!(run(p, AUDIT_ARCH_ARM, 3, [0; 6]), ALLOW); // read
+    assert_eq!(run(p, AUDIT_ARCH_ARM, 0x0f_0002, [0; 6]), ALLOW); // cacheflush
+    assert_eq!(run(p, AUDIT_ARCH_ARM, 323, [0; 6]), errno(libc::EACCES)); // mkdirat
+    assert_eq!(run(p, AUDIT_ARCH_X86_64, 0, [0; 6]), KILL_THREAD);
+    assert_eq!(
+        f.ignored_architectures().len(),
+        1,
+        "x86_64 cannot occur on aarch64"
+    );
+}
