@@ -3,7 +3,8 @@
 //! process is forked, and the child only installs it, just before exec.
 //!
 //! The filter behaves as runc's (libseccomp plus runc's -ENOSYS patch) so
-//! the default profiles of podman, docker and containerd work unchanged;
+//! profiles written for it, podman's and docker's defaults among them, work
+//! unchanged;
 //! `rules` documents the rule semantics, `arch` the architectures, `bpf` the
 //! program. `SCMP_ACT_NOTIFY` (a seccomp agent on `listenerPath`) is not
 //! supported and is refused.
