@@ -55,9 +55,10 @@ impl SectionArch {
         }
     }
 
-    /// Arguments are 32 bits wide: libseccomp compares only the low word.
+    /// Arguments are 32 bits wide (x32 included): libseccomp compares only
+    /// the low word.
     pub(super) fn is_32bit(self) -> bool {
-        matches!(self, SectionArch::X86 | SectionArch::Arm)
+        matches!(self, SectionArch::X86 | SectionArch::X32 | SectionArch::Arm)
     }
 }
 

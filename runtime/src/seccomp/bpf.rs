@@ -238,7 +238,17 @@ fn ranges<'a>(section: &'a Section, actions: &Actions) -> Vec<Range<'a>> {
         }
         out.push(Range { start, target });
     };
+    // runc's -ENOSYS rule runs before the filter proper, so it wins over
+    // rules for numbers above the limit (x86's direct socket calls, which
+    // libseccomp counts as socketcall).
+    let enosys_from = section
+        .max_named
+        .filter(|_| actions.enosys_above_max)
+        .and_then(|max| max.checked_add(1));
     for (&nr, decision) in &section.decisions {
+        if enosys_from.is_some_and(|from| nr >= from) {
+            break;
+        }
         match decision {
             Decision::Always(value) => add(nr, Target::Ret(*value)),
             Decision::FirstMatch(rules) => add(nr, Target::Rules(rules)),
@@ -247,13 +257,11 @@ fn ranges<'a>(section: &'a Section, actions: &Actions) -> Vec<Range<'a>> {
             add(next, Target::Ret(actions.default));
         }
     }
-    if actions.enosys_above_max {
-        if let Some(next) = section.max_named.and_then(|max| max.checked_add(1)) {
-            add(
-                next,
-                Target::Ret(super::rules::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
-            );
-        }
+    if let Some(from) = enosys_from {
+        add(
+            from,
+            Target::Ret(super::rules::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+        );
     }
     out
 }
@@ -273,7 +281,14 @@ pub(super) fn emit(sections: &[Section], actions: &Actions) -> Vec<sock_filter> 
                     let ranges = self::ranges(x32, actions);
                     e.tree(&ranges, SectionArch::X32, actions.default)
                 }
-                None => e.ret(actions.bad_arch),
+                // Without x32 they are a bad architecture, except -1, the
+                // "skipped syscall" number a tracer may set, which
+                // libseccomp passes to the x86_64 rules (none can match it).
+                None => {
+                    let bad_arch = e.ret(actions.bad_arch);
+                    let default = e.ret(actions.default);
+                    e.jump(BPF_JMP_JEQ_K, u32::MAX, default, bad_arch)
+                }
             };
             e.jump(BPF_JMP_JSET_K, X32_SYSCALL_BIT, x32_entry, tree)
         } else {

@@ -3,7 +3,8 @@
 //! process is forked, and the child only installs it, just before exec.
 //!
 //! The filter behaves as runc's (libseccomp plus runc's -ENOSYS patch) so
-//! the default profiles of podman, docker and containerd work unchanged;
+//! profiles written for it, podman's and docker's defaults among them, work
+//! unchanged;
 //! `rules` documents the rule semantics, `arch` the architectures, `bpf` the
 //! program. `SCMP_ACT_NOTIFY` (a seccomp agent on `listenerPath`) is not
 //! supported and is refused.
@@ -12,6 +13,9 @@ mod arch;
 mod bpf;
 mod rules;
 mod syscalls;
+#[cfg(test)]
+mod tests;
+mod x86_multiplex;
 
 use anyhow::Context;
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag};
@@ -57,10 +61,16 @@ pub struct SeccompFilter {
 
 /// Compile an OCI seccomp profile for this host.
 pub fn compile_filter(seccomp: &LinuxSeccomp) -> anyhow::Result<SeccompFilter> {
-    Ok(compile(seccomp)?)
+    let native = arch::native().ok_or(SeccompError::HostArch(std::env::consts::ARCH))?;
+    Ok(compile_for(seccomp, native)?)
 }
 
-fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompFilter, SeccompError> {
+/// Compile for a host whose native architecture is `native` (a parameter
+/// so tests cover aarch64 hosts on x86_64 and back).
+fn compile_for(
+    seccomp: &LinuxSeccomp,
+    native: arch::SectionArch,
+) -> Result<SeccompFilter, SeccompError> {
     if let Some(path) = seccomp.listener_path() {
         return Err(SeccompError::ListenerPath {
             path: path.display().to_string(),
@@ -71,7 +81,6 @@ fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompFilter, SeccompError> {
             field: "defaultAction".to_string(),
         });
     }
-    let native = arch::native().ok_or(SeccompError::HostArch(std::env::consts::ARCH))?;
     let default = rules::action_value(
         seccomp.default_action(),
         seccomp.default_errno_ret(),

@@ -14,13 +14,15 @@
 //! - An unconditional rule overrides argument rules for the same syscall and
 //!   the first unconditional rule wins (libseccomp's rule database).
 //! - Argument rules are tried in profile order; the first match decides.
+//! - On x86, socket and IPC calls also match their `socketcall`/`ipc`
+//!   multiplexed form (see `x86_multiplex`).
 
 use std::collections::BTreeMap;
 
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompOperator};
 
 use super::arch::SectionArch;
-use super::{syscalls, SeccompError};
+use super::{syscalls, x86_multiplex, SeccompError};
 
 pub(super) const SECCOMP_RET_KILL_THREAD: u32 = 0x0000_0000;
 pub(super) const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
@@ -129,13 +131,41 @@ pub(super) fn build_sections(
             }
             let mut known = false;
             for section in &mut sections {
-                let Some(nr) = syscalls::lookup(section.arch, name) else {
-                    continue;
+                let direct = syscalls::lookup(section.arch, name);
+                let mux = if section.arch == SectionArch::X86 {
+                    x86_multiplex::multiplexed(name)
+                } else {
+                    None
                 };
+                if direct.is_none() && mux.is_none() {
+                    continue;
+                }
                 known = true;
-                section.max_named = section.max_named.max(Some(nr));
-                if action != default_action {
+                // libseccomp resolves a multiplexed name to its multiplexer,
+                // so that is what runc's -ENOSYS rule counts.
+                section.max_named = section.max_named.max(mux.map(|(nr, _)| nr).or(direct));
+                if action == default_action {
+                    continue;
+                }
+                if let Some(nr) = direct {
                     add_rules(&mut section.decisions, nr, &rules, action);
+                }
+                if let Some((nr, call)) = mux {
+                    let cond = Cond {
+                        index: 0,
+                        op: LinuxSeccompOperator::ScmpCmpEq,
+                        value: call,
+                        value_two: 0,
+                    };
+                    add_rules(
+                        &mut section.decisions,
+                        nr,
+                        &[ArgRule {
+                            conds: vec![cond],
+                            action,
+                        }],
+                        action,
+                    );
                 }
             }
             if !known && !unknown.contains(name) {

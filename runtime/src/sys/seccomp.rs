@@ -81,3 +81,25 @@ pub fn raw_syscall(nr: i64, args: [u64; 6]) -> Result<i64, i32> {
         Ok(ret)
     }
 }
+
+/// A 32-bit (i386 ABI) system call through `int 0x80` from this 64-bit
+/// process: the kernel reports it with `AUDIT_ARCH_I386`, so tests can watch
+/// the x86 section of a filter act. Only for calls without arguments.
+/// Returns the raw result (-errno on
+/// failure).
+#[cfg(all(test, target_arch = "x86_64"))]
+pub fn int80_syscall(nr: u32) -> i32 {
+    let mut eax = nr;
+    // SAFETY: `int 0x80` for a call that takes no arguments; the kernel
+    // preserves every register but eax, and r8-r11 are declared clobbered
+    // because some kernels zero them on this path.
+    unsafe {
+        std::arch::asm!(
+            "int 0x80",
+            inout("eax") eax,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+            options(nostack),
+        );
+    }
+    eax as i32
+}
