@@ -62,6 +62,10 @@ fn prepare_container(ctx: &InitContext<'_>) -> Result<(UnixStream, String, CStri
         no_pivot: ctx.opts.no_pivot,
         user_ns: has_namespace(spec, LinuxNamespaceType::User),
     };
+    // runc resolves relative bind-mount sources against the bundle.
+    std::env::set_current_dir(ctx.opts.bundle).with_context(|| {
+        format!("chdir to bundle {:?}", ctx.opts.bundle.display().to_string())
+    })?;
     prepare_rootfs(spec, ctx.opts.rootfs, &rootfs_opts)?;
     let (creating_state, created_state) = run_runtime_hooks(ctx.sock)?; // sync 4
     if let Some(hooks) = spec.hooks() {
