@@ -5,5 +5,6 @@
 //! builds the container's filesystem view, and the small modules beside them
 //! each apply one part of the process spec.
 
+pub mod cgroups;
 pub mod rootfs;
 pub mod sys;
