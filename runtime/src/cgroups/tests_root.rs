@@ -1,1 +1,389 @@
-//! placeholder
+//! Root tests on this host's real hierarchies (hybrid: v1 controllers plus
+//! a cgroup2 mount holding hugetlb). Each test makes its own cgroup,
+//! "/skiff-test-<pid>-<n>", and a guard removes it and kills its children
+//! even when an assertion fails.
+
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use oci_spec::runtime::{
+    LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxHugepageLimitBuilder,
+    LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
+};
+
+use super::mountinfo::{read_mounts, CgroupLayout};
+use super::{cgroup_for, detect_layout, Cgroup};
+
+fn unique_path() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "/skiff-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Owns a test cgroup and the processes in it; cleans both up on drop.
+struct Guard {
+    cg: Cgroup,
+    children: Vec<Child>,
+}
+
+impl Guard {
+    fn new(cg: Cgroup) -> Self {
+        Self {
+            cg,
+            children: Vec::new(),
+        }
+    }
+
+    /// Starts `sh -c script` waiting on stdin and moves it into the cgroup;
+    /// `go` lets it run, so the script runs entirely inside the cgroup.
+    fn spawn_waiting(&mut self, script: &str) -> usize {
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("read _ ; {script}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sh");
+        let pid = child.id() as i32;
+        self.children.push(child);
+        self.cg.add_process(pid).expect("add child to cgroup");
+        self.children.len() - 1
+    }
+
+    fn go(&mut self, i: usize) {
+        let stdin = self.children[i].stdin.as_mut().expect("child stdin");
+        stdin.write_all(b"go\n").expect("write to child");
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let destroyed = self.cg.destroy();
+        if !std::thread::panicking() {
+            destroyed.expect("destroy test cgroup");
+            for d in self.cg.dirs() {
+                assert!(!d.exists(), "{d:?} left behind");
+            }
+        }
+    }
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("read {file}: {e}"))
+}
+
+fn hybrid_cgroup() -> Guard {
+    let cg = cgroup_for(Some(&unique_path()), "skiff-test").expect("resolve cgroup");
+    cg.create().expect("create cgroup");
+    Guard::new(cg)
+}
+
+#[test]
+fn this_host_is_hybrid() {
+    assert_eq!(detect_layout().unwrap(), CgroupLayout::Hybrid);
+    let cg = cgroup_for(Some("/x"), "x").unwrap();
+    assert!(cg
+        .v1_dir("memory")
+        .unwrap()
+        .starts_with("/sys/fs/cgroup/memory"));
+    assert!(cg
+        .unified_dir()
+        .unwrap()
+        .starts_with("/sys/fs/cgroup/unified"));
+    // The state file round trip the coordinator relies on.
+    let back: Cgroup = serde_json::from_str(&serde_json::to_string(&cg).unwrap()).unwrap();
+    assert_eq!(back, cg);
+}
+
+#[test]
+fn v1_limits_are_written_and_read_back() {
+    let g = hybrid_cgroup();
+    let deny = LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()
+        .unwrap();
+    let null = LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(LinuxDeviceType::C)
+        .major(1i64)
+        .minor(3i64)
+        .access("rwm")
+        .build()
+        .unwrap();
+    let res = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(64 << 20)
+                .reservation(32 << 20)
+                .build()
+                .unwrap(),
+        )
+        .cpu(
+            LinuxCpuBuilder::default()
+                .shares(512u64)
+                .quota(50000i64)
+                .period(100000u64)
+                .cpus("0")
+                .build()
+                .unwrap(),
+        )
+        .pids(LinuxPidsBuilder::default().limit(20i64).build().unwrap())
+        .devices(vec![deny, null])
+        .build()
+        .unwrap();
+    g.cg.apply(&res).unwrap();
+    let d = |c| g.cg.v1_dir(c).unwrap();
+    assert_eq!(
+        read(d("memory"), "memory.limit_in_bytes").trim(),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(
+        read(d("memory"), "memory.soft_limit_in_bytes").trim(),
+        (32u64 << 20).to_string()
+    );
+    assert_eq!(read(d("cpu"), "cpu.shares").trim(), "512");
+    assert_eq!(read(d("cpu"), "cpu.cfs_quota_us").trim(), "50000");
+    assert_eq!(read(d("cpuset"), "cpuset.cpus").trim(), "0");
+    assert!(
+        !read(d("cpuset"), "cpuset.mems").trim().is_empty(),
+        "mems copied from parent"
+    );
+    assert_eq!(read(d("pids"), "pids.max").trim(), "20");
+    assert_eq!(read(d("devices"), "devices.list").trim(), "c 1:3 rwm");
+
+    // An empty resources object changes nothing.
+    g.cg.apply(&LinuxResources::default()).unwrap();
+    assert_eq!(read(d("pids"), "pids.max").trim(), "20");
+
+    // BFQ weights exist in non-root blkio cgroups; leaf weights (CFQ) do
+    // not, and the error names the file.
+    let io = |b: oci_spec::runtime::LinuxBlockIoBuilder| {
+        LinuxResourcesBuilder::default()
+            .block_io(b.build().unwrap())
+            .build()
+            .unwrap()
+    };
+    let blkio = oci_spec::runtime::LinuxBlockIoBuilder::default;
+    g.cg.apply(&io(blkio().weight(300u16))).unwrap();
+    assert_eq!(read(d("blkio"), "blkio.bfq.weight").trim(), "300");
+    let e = format!(
+        "{:#}",
+        g.cg.apply(&io(blkio().leaf_weight(300u16))).unwrap_err()
+    );
+    assert!(
+        e.starts_with("write \"300\" to blkio.leaf_weight in \"/sys/fs/cgroup/blkio/"),
+        "{e}"
+    );
+    assert!(e.ends_with(": No such file or directory"), "{e}");
+    let net = LinuxResourcesBuilder::default()
+        .network(
+            oci_spec::runtime::LinuxNetworkBuilder::default()
+                .class_id(1u32)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let e = format!("{:#}", g.cg.apply(&net).unwrap_err());
+    assert!(
+        e.contains("net_cls controller") && e.contains("net_cls.classid"),
+        "{e}"
+    );
+
+    let stats = g.cg.stats().unwrap();
+    assert_eq!(stats["pids"]["limit"], 20);
+    assert_eq!(stats["memory"]["usage"]["limit"], 64u64 << 20);
+    assert_eq!(stats["cpuset"]["cpus"], serde_json::json!([0]));
+}
+
+#[test]
+fn child_joins_freezes_thaws_and_is_killed() {
+    let mut g = hybrid_cgroup();
+    let i = g.spawn_waiting("sleep 60");
+    g.go(i);
+    let pid = g.children[i].id() as i32;
+    assert!(g.cg.pids().unwrap().contains(&pid));
+    let unified = g.cg.unified_dir().unwrap().to_path_buf();
+    assert!(read(&unified, "cgroup.procs")
+        .lines()
+        .any(|l| l == pid.to_string()));
+
+    g.cg.freeze().unwrap();
+    assert!(g.cg.is_frozen().unwrap());
+    assert_eq!(
+        read(g.cg.v1_dir("freezer").unwrap(), "freezer.state").trim(),
+        "FROZEN"
+    );
+    g.cg.thaw().unwrap();
+    assert!(!g.cg.is_frozen().unwrap());
+
+    g.cg.kill_all(libc::SIGKILL).unwrap();
+    let status = g.children[i].wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+}
+
+#[test]
+fn fork_past_pids_max_fails() {
+    let mut g = hybrid_cgroup();
+    g.cg.apply(
+        &LinuxResourcesBuilder::default()
+            .pids(LinuxPidsBuilder::default().limit(3i64).build().unwrap())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let i = g.spawn_waiting("for i in 1 2 3 4 5 6; do sleep 30 >/dev/null 2>&1 & done; wait");
+    g.go(i);
+    let out = g.children.remove(i).wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("fork"),
+        "{out:?}"
+    );
+    let events = read(g.cg.v1_dir("pids").unwrap(), "pids.events");
+    assert_ne!(events.trim(), "max 0");
+}
+
+#[test]
+fn allocation_past_memory_limit_is_oom_killed() {
+    let mut g = hybrid_cgroup();
+    g.cg.apply(
+        &LinuxResourcesBuilder::default()
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(16 << 20)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(g.cg.oom_kill_count().unwrap(), 0);
+    // dd's 64 MiB buffer is filled from /dev/zero, so every page is touched.
+    let i = g.spawn_waiting("exec dd if=/dev/zero of=/dev/null bs=64M count=1");
+    g.go(i);
+    let status = g.children[i].wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
+    assert!(g.cg.oom_kill_count().unwrap() >= 1);
+    let stats = g.cg.stats().unwrap();
+    assert!(stats["memory"]["usage"]["failcnt"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn device_rules_are_enforced() {
+    let mut g = hybrid_cgroup();
+    let deny = LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()
+        .unwrap();
+    g.cg.apply(
+        &LinuxResourcesBuilder::default()
+            .devices(vec![deny])
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let i = g.spawn_waiting("head -c 1 /dev/zero");
+    g.go(i);
+    let out = g.children.remove(i).wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn hybrid_hugetlb_goes_to_the_unified_hierarchy() {
+    // create() enabled hugetlb for the companion directory (in the unified
+    // root's cgroup.subtree_control, which is left enabled: other
+    // cgroups may be using it by now).
+    let g = hybrid_cgroup();
+    let limit = LinuxHugepageLimitBuilder::default()
+        .page_size("2MB")
+        .limit(4i64 << 20)
+        .build()
+        .unwrap();
+    g.cg.apply(
+        &LinuxResourcesBuilder::default()
+            .hugepage_limits(vec![limit])
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let u = g.cg.unified_dir().unwrap();
+    assert_eq!(read(u, "hugetlb.2MB.max").trim(), (4u64 << 20).to_string());
+    assert!(g.cg.stats().unwrap()["hugetlb"]["2MB"].is_object());
+}
+
+/// The v2 driver against the real cgroup2 mount: a cgroup that lives only
+/// in /sys/fs/cgroup/unified.
+#[test]
+fn v2_driver_on_the_unified_mount() {
+    let mount = read_mounts()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.unified)
+        .expect("cgroup2 mount");
+    let dir = mount
+        .mount_point
+        .join(unique_path().trim_start_matches('/'));
+    let cg = Cgroup::from_parts(
+        CgroupLayout::V2,
+        Default::default(),
+        Some((dir.clone(), mount.mount_point.clone())),
+    );
+    cg.create().unwrap();
+    let mut g = Guard::new(cg);
+    let limit = LinuxHugepageLimitBuilder::default()
+        .page_size("2MB")
+        .limit(-1i64)
+        .build()
+        .unwrap();
+    g.cg.apply(
+        &LinuxResourcesBuilder::default()
+            .hugepage_limits(vec![limit])
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(read(&dir, "hugetlb.2MB.max").trim(), "max");
+    // Controllers this mount lacks are named with their file.
+    let e = format!(
+        "{:#}",
+        g.cg.apply(
+            &LinuxResourcesBuilder::default()
+                .pids(LinuxPidsBuilder::default().limit(5i64).build().unwrap())
+                .build()
+                .unwrap()
+        )
+        .unwrap_err()
+    );
+    assert!(e.contains("pids.max") && e.contains("No such file"), "{e}");
+
+    let i = g.spawn_waiting("sleep 60");
+    g.go(i);
+    let pid = g.children[i].id() as i32;
+    assert_eq!(g.cg.pids().unwrap(), vec![pid]);
+    g.cg.freeze().unwrap();
+    assert!(g.cg.is_frozen().unwrap());
+    g.cg.thaw().unwrap();
+    assert!(!g.cg.is_frozen().unwrap());
+    g.cg.kill_all(libc::SIGKILL).unwrap();
+    let status = g.children[i].wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+}
