@@ -161,7 +161,13 @@ fn v1_limits_are_written_and_read_back() {
         "mems copied from parent"
     );
     assert_eq!(read(d("pids"), "pids.max").trim(), "20");
-    assert_eq!(read(d("devices"), "devices.list").trim(), "c 1:3 rwm");
+    let list = read(d("devices"), "devices.list");
+    assert!(list.lines().any(|l| l == "c 1:3 rwm"), "{list}");
+    assert!(
+        list.lines().any(|l| l == "c 136:* rwm"),
+        "runc's defaults appended: {list}"
+    );
+    assert!(!list.contains("a *:*"), "{list}");
 
     // An empty resources object changes nothing.
     g.cg.apply(&LinuxResources::default()).unwrap();
@@ -282,29 +288,57 @@ fn allocation_past_memory_limit_is_oom_killed() {
     assert!(stats["memory"]["usage"]["failcnt"].as_u64().unwrap() > 0);
 }
 
-#[test]
-fn device_rules_are_enforced() {
-    let mut g = hybrid_cgroup();
+/// /dev/kmsg (c 1:11) is outside runc's default devices, /dev/null inside.
+const OPEN_KMSG: &str = ": < /dev/kmsg";
+const OPEN_NULL: &str = ": < /dev/null";
+
+/// Runs `script` as a fresh child in the cgroup; returns (success, stderr).
+fn run_in(g: &mut Guard, script: &str) -> (bool, String) {
+    let i = g.spawn_waiting(script);
+    g.go(i);
+    let out = g.children.remove(i).wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn deny_all_resources(extra: Vec<oci_spec::runtime::LinuxDeviceCgroup>) -> LinuxResources {
     let deny = LinuxDeviceCgroupBuilder::default()
         .allow(false)
         .access("rwm")
         .build()
         .unwrap();
-    g.cg.apply(
-        &LinuxResourcesBuilder::default()
-            .devices(vec![deny])
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let i = g.spawn_waiting("head -c 1 /dev/zero");
-    g.go(i);
-    let out = g.children.remove(i).wait_with_output().unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"),
-        "{out:?}"
-    );
+    let mut rules = vec![deny];
+    rules.extend(extra);
+    LinuxResourcesBuilder::default()
+        .devices(rules)
+        .build()
+        .unwrap()
+}
+
+fn allow_kmsg() -> oci_spec::runtime::LinuxDeviceCgroup {
+    LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(LinuxDeviceType::C)
+        .major(1i64)
+        .minor(11i64)
+        .access("r")
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn v1_device_rules_are_enforced() {
+    let mut g = hybrid_cgroup();
+    g.cg.apply(&deny_all_resources(vec![])).unwrap();
+    let (ok, err) = run_in(&mut g, OPEN_KMSG);
+    assert!(!ok && err.contains("Operation not permitted"), "{err}");
+    let (ok, err) = run_in(&mut g, OPEN_NULL);
+    assert!(ok, "{err}");
+    g.cg.apply(&deny_all_resources(vec![allow_kmsg()])).unwrap();
+    let (ok, err) = run_in(&mut g, OPEN_KMSG);
+    assert!(ok, "{err}");
 }
 
 #[test]
@@ -386,4 +420,37 @@ fn v2_driver_on_the_unified_mount() {
     g.cg.kill_all(libc::SIGKILL).unwrap();
     let status = g.children[i].wait().unwrap();
     assert_eq!(status.signal(), Some(libc::SIGKILL));
+}
+
+/// The eBPF device program on a real cgroup2 directory: denied, then
+/// allowed by an update that replaces (not adds to) the program.
+#[test]
+fn v2_device_program_is_enforced_and_replaced() {
+    let mount = read_mounts()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.unified)
+        .expect("cgroup2 mount");
+    let dir = mount
+        .mount_point
+        .join(unique_path().trim_start_matches('/'));
+    let cg = Cgroup::from_parts(
+        CgroupLayout::V2,
+        Default::default(),
+        Some((dir.clone(), mount.mount_point.clone())),
+    );
+    cg.create().unwrap();
+    let mut g = Guard::new(cg);
+    g.cg.apply(&deny_all_resources(vec![])).unwrap();
+    let (ok, err) = run_in(&mut g, OPEN_KMSG);
+    assert!(!ok && err.contains("Operation not permitted"), "{err}");
+    let (ok, err) = run_in(&mut g, OPEN_NULL);
+    assert!(ok, "{err}");
+    g.cg.apply(&deny_all_resources(vec![allow_kmsg()])).unwrap();
+    let (ok, err) = run_in(&mut g, OPEN_KMSG);
+    assert!(ok, "{err}");
+    let f = std::fs::File::open(&dir).unwrap();
+    let progs =
+        crate::sys::cgroups::query_cgroup_device_progs(std::os::fd::AsFd::as_fd(&f)).unwrap();
+    assert_eq!(progs.len(), 1, "the old program was detached");
 }

@@ -5,23 +5,20 @@
 
 use std::path::Path;
 
-use oci_spec::runtime::LinuxDeviceCgroup;
-
-use crate::cgroups::devices::rule_text;
+use crate::cgroups::devices::DeviceRule;
 use crate::cgroups::fs::{write_file, CgroupError};
 
-pub fn apply(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupError> {
-    // Validate every rule before the first write: a bad rule must not leave
-    // the cgroup denied-all and half configured.
-    let texts = rules.iter().map(rule_text).collect::<Result<Vec<_>, _>>()?;
+/// `rules` are already validated (see `devices::container_rules`), so no
+/// bad rule can leave the cgroup denied-all and half configured.
+pub fn apply(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError> {
     write_file(dir, "devices.deny", "a")?;
-    for (rule, text) in rules.iter().zip(texts) {
-        let file = if rule.allow() {
+    for rule in rules {
+        let file = if rule.allow {
             "devices.allow"
         } else {
             "devices.deny"
         };
-        write_file(dir, file, &text)?;
+        write_file(dir, file, &rule.text())?;
     }
     Ok(())
 }
@@ -30,21 +27,19 @@ pub fn apply(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupError>
 mod tests {
     use super::*;
     use crate::cgroups::fs::tests::tempdir;
-    use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType};
 
     #[test]
     fn denies_all_then_writes_rules() {
         let d = tempdir();
         std::fs::write(d.join("devices.deny"), "").unwrap();
         std::fs::write(d.join("devices.allow"), "").unwrap();
-        let allow = LinuxDeviceCgroupBuilder::default()
-            .allow(true)
-            .typ(LinuxDeviceType::C)
-            .major(1i64)
-            .minor(5i64)
-            .access("rwm")
-            .build()
-            .unwrap();
+        let allow = DeviceRule {
+            allow: true,
+            typ: 'c',
+            major: Some(1),
+            minor: Some(5),
+            access: "rwm".into(),
+        };
         apply(&d, &[allow]).unwrap();
         assert_eq!(
             std::fs::read_to_string(d.join("devices.deny")).unwrap(),

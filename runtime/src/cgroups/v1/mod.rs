@@ -76,7 +76,8 @@ impl<'a> V1<'a> {
             cpuset::apply(self.dir("cpuset", "cpuset.cpus")?, c)?;
         }
         if let Some(rules) = res.devices() {
-            devices::apply(self.dir("devices", "devices.allow")?, rules)?;
+            let rules = super::devices::container_rules(rules)?;
+            devices::apply(self.dir("devices", "devices.allow")?, &rules)?;
         }
         if let Some(m) = res.memory().as_ref().filter(|m| is_set::memory(m)) {
             memory::apply(self.dir("memory", "memory.limit_in_bytes")?, m)?;

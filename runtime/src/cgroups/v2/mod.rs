@@ -3,6 +3,7 @@
 //! hierarchy, v1-shaped values converted as runc converts them.
 
 pub mod cpu;
+pub mod devices;
 pub mod freezer;
 pub mod hugetlb;
 pub mod io;
@@ -78,15 +79,8 @@ impl V2<'_> {
         if let Some(r) = res.rdma().as_ref().filter(|r| !r.is_empty()) {
             rdma::apply(dir, r)?;
         }
-        if res.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-            // The v2 device controller is an eBPF program attached to the
-            // cgroup; skiff does not build one yet. Refuse rather than run
-            // the container with every device open.
-            return Err(CgroupError::Unavailable {
-                controller: "devices".into(),
-                file: "BPF_CGROUP_DEVICE program".into(),
-                why: "device rules on cgroup v2 need an eBPF device program, which skiff does not implement yet".into(),
-            });
+        if let Some(rules) = res.devices() {
+            devices::apply(dir, &super::devices::container_rules(rules)?)?;
         }
         if let Some(n) = res.network() {
             if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
@@ -119,12 +113,10 @@ impl V2<'_> {
 mod tests {
     use super::*;
     use crate::cgroups::fs::tests::tempdir;
-    use oci_spec::runtime::{
-        LinuxDeviceCgroupBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
-    };
+    use oci_spec::runtime::{LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder};
 
     #[test]
-    fn applies_over_a_fake_dir_and_refuses_devices() {
+    fn applies_over_a_fake_dir() {
         let root = tempdir();
         let dir = root.join("c");
         std::fs::write(root.join("cgroup.controllers"), "memory pids\n").unwrap();
@@ -158,20 +150,6 @@ mod tests {
         assert_eq!(get("memory.max"), "1048576");
         assert_eq!(get("memory.swap.max"), "1048576");
         assert_eq!(get("pids.max"), "10");
-        let deny = LinuxDeviceCgroupBuilder::default()
-            .allow(false)
-            .access("rwm")
-            .build()
-            .unwrap();
-        let res = LinuxResourcesBuilder::default()
-            .devices(vec![deny])
-            .build()
-            .unwrap();
-        assert!(v2
-            .apply(&res)
-            .unwrap_err()
-            .to_string()
-            .contains("eBPF device program"));
         std::fs::remove_dir_all(root).unwrap();
     }
 }
