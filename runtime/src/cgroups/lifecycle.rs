@@ -108,10 +108,15 @@ impl Cgroup {
                 return Ok(());
             }
         }
-        let frozen = self.freeze().is_ok();
+        let has_freezer = self.freezer().is_ok();
+        if has_freezer {
+            // A freeze that times out (a task stuck in the kernel) must not
+            // stop the signals; the thaw below undoes a partial freeze.
+            let _ = self.freeze();
+        }
         let result = self.signal_each(sig);
-        if frozen {
-            // Thaw even when a signal failed: stopped tasks cannot die.
+        if has_freezer {
+            // Thaw even when a signal failed: frozen tasks cannot die.
             self.thaw()?;
         }
         result
