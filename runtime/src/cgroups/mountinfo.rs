@@ -118,9 +118,11 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<CgroupMount>> {
 
 /// The layout the mounts make.
 pub fn layout_of(mounts: &[CgroupMount]) -> Result<CgroupLayout> {
+    // A named-only v1 hierarchy (name=systemd kept for old tools) binds no
+    // controller: beside a cgroup2 mount the host is still pure v2.
     let v1 = mounts
         .iter()
-        .any(|m| !m.unified && !m.controllers.is_empty());
+        .any(|m| !m.unified && m.controllers.iter().any(|c| !c.starts_with("name=")));
     let v2 = mounts.iter().any(|m| m.unified);
     Ok(match (v1, v2) {
         (true, true) => CgroupLayout::Hybrid,
@@ -198,6 +200,12 @@ mod tests {
         let v2 = "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
         assert_eq!(
             layout_of(&parse_mountinfo(v2).unwrap()).unwrap(),
+            CgroupLayout::V2
+        );
+        let v2_named = "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n\
+                        40 30 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n";
+        assert_eq!(
+            layout_of(&parse_mountinfo(v2_named).unwrap()).unwrap(),
             CgroupLayout::V2
         );
         let v1 = "35 31 0:32 / /cg/memory rw - cgroup cgroup rw,memory\n";

@@ -120,6 +120,10 @@ pub fn resolve(
             };
             unified = Some((dir, m.mount_point.clone()));
         } else {
+            // On a pure v2 host a leftover named v1 hierarchy is not ours.
+            if layout == CgroupLayout::V2 {
+                continue;
+            }
             let Some(first) = m.controllers.first() else {
                 continue;
             };
@@ -204,9 +208,18 @@ mod tests {
 
     #[test]
     fn pure_v2_relative_uses_parent_of_own_cgroup() {
-        let m = parse_mountinfo("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n").unwrap();
+        let m = parse_mountinfo(
+            "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n\
+             40 30 0:37 / /run/systemd-v1 rw - cgroup cgroup rw,name=systemd\n",
+        )
+        .unwrap();
         let own = parse_proc_cgroup("0::/user.slice/session-1.scope\n").unwrap();
         let cg = resolve(&m, &own, Some("c1"), "c1").unwrap();
+        assert_eq!(cg.layout(), CgroupLayout::V2);
+        assert!(
+            cg.v1_dir("name=systemd").is_none(),
+            "named v1 hierarchy ignored on v2"
+        );
         assert_eq!(
             cg.unified_dir().unwrap(),
             Path::new("/sys/fs/cgroup/user.slice/c1")
