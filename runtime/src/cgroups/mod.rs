@@ -138,6 +138,12 @@ impl Cgroup {
     }
 
     /// Applies every resource that is set; an unset resource touches nothing.
+    ///
+    /// `devices`, when present, is the whole device policy: deny all, the
+    /// given rules in order, then runc's default allowed devices (see
+    /// `devices`); absent, the cgroup's device policy is left as it is
+    /// (what `update` wants). Errors name the controller, the file and the
+    /// value.
     pub fn apply(&self, res: &LinuxResources) -> Result<()> {
         let unified_keys = res.unified().as_ref().filter(|u| !u.is_empty());
         match self.layout {
