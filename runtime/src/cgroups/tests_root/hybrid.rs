@@ -237,3 +237,83 @@ fn hybrid_hugetlb_goes_to_the_unified_hierarchy() {
     assert_eq!(read(u, "hugetlb.2MB.max").trim(), (4u64 << 20).to_string());
     assert!(g.cg.stats().unwrap()["hugetlb"]["2MB"].is_object());
 }
+
+/// The rest of the v1 files take the values in runc's formats.
+#[test]
+fn v1_other_files_take_runc_formats() {
+    use oci_spec::runtime::{LinuxBlockIoBuilder, LinuxThrottleDeviceBuilder};
+    let g = hybrid_cgroup();
+    let d = |c| g.cg.v1_dir(c).unwrap();
+    let mem = LinuxMemoryBuilder::default()
+        .limit(128i64 << 20)
+        .swappiness(30u64)
+        .disable_oom_killer(true)
+        .kernel_tcp(64i64 << 20)
+        .use_hierarchy(true)
+        .build()
+        .unwrap();
+    let cpu = LinuxCpuBuilder::default()
+        .burst(1000u64)
+        .quota(20000i64)
+        .period(100000u64)
+        .realtime_period(1000000u64)
+        .realtime_runtime(10000i64)
+        .build()
+        .unwrap();
+    let vda = read(Path::new("/sys/block/vda"), "dev");
+    let (major, minor) = vda.trim().split_once(':').unwrap();
+    let throttle = LinuxThrottleDeviceBuilder::default()
+        .major(major.parse::<i64>().unwrap())
+        .minor(minor.parse::<i64>().unwrap())
+        .rate(1u64 << 20)
+        .build()
+        .unwrap();
+    let io = LinuxBlockIoBuilder::default()
+        .throttle_read_bps_device(vec![throttle])
+        .build()
+        .unwrap();
+    let res = LinuxResourcesBuilder::default()
+        .memory(mem)
+        .cpu(cpu)
+        .block_io(io)
+        .build()
+        .unwrap();
+    g.cg.apply(&res).unwrap();
+    assert_eq!(read(d("memory"), "memory.swappiness").trim(), "30");
+    assert!(read(d("memory"), "memory.oom_control").contains("oom_kill_disable 1"));
+    assert_eq!(
+        read(d("memory"), "memory.kmem.tcp.limit_in_bytes").trim(),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(read(d("cpu"), "cpu.cfs_burst_us").trim(), "1000");
+    assert_eq!(read(d("cpu"), "cpu.rt_runtime_us").trim(), "10000");
+    let bps = read(d("blkio"), "blkio.throttle.read_bps_device");
+    assert_eq!(bps.trim(), format!("{} {}", vda.trim(), 1u64 << 20));
+
+    // The kernel clamps cpu.shares; the clamp is reported, not accepted.
+    let low = LinuxResourcesBuilder::default()
+        .cpu(LinuxCpuBuilder::default().shares(1u64).build().unwrap())
+        .build()
+        .unwrap();
+    let e = format!("{:#}", g.cg.apply(&low).unwrap_err());
+    assert!(e.contains("the minimum allowed cpu-shares is 2"), "{e}");
+    // A memory+swap limit below the memory limit is refused by the kernel;
+    // the error names the file and the value.
+    let bad = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(64i64 << 20)
+                .swap(32i64 << 20)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let e = format!("{:#}", g.cg.apply(&bad).unwrap_err());
+    assert!(
+        e.starts_with(
+            "write \"33554432\" to memory.memsw.limit_in_bytes in \"/sys/fs/cgroup/memory/"
+        ),
+        "{e}"
+    );
+}
