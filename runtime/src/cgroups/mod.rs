@@ -258,3 +258,69 @@ pub(crate) mod is_set {
             || any(b.throttle_write_iops_device())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::fs::tests::tempdir;
+    use oci_spec::runtime::{LinuxRdmaBuilder, LinuxResourcesBuilder};
+    use std::collections::HashMap;
+
+    fn unified_res(key: &str, value: &str) -> LinuxResources {
+        let mut u = HashMap::new();
+        u.insert(key.to_string(), value.to_string());
+        LinuxResourcesBuilder::default().unified(u).build().unwrap()
+    }
+
+    #[test]
+    fn unified_keys_on_v1_are_refused_by_name() {
+        let d = tempdir();
+        let mut v1 = BTreeMap::new();
+        v1.insert("memory".to_string(), d.clone());
+        let cg = Cgroup::from_parts(CgroupLayout::V1, v1, None);
+        let e = format!(
+            "{:#}",
+            cg.apply(&unified_res("memory.high", "1")).unwrap_err()
+        );
+        assert_eq!(
+            e,
+            "apply linux.resources.unified [\"memory.high\"]: this host has only cgroup v1 hierarchies"
+        );
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn hybrid_sends_unified_keys_to_the_companion_dir() {
+        let root = tempdir();
+        let v1dir = root.join("v1");
+        let udir = root.join("unified");
+        std::fs::create_dir_all(&v1dir).unwrap();
+        std::fs::create_dir_all(&udir).unwrap();
+        std::fs::write(udir.join("hugetlb.2MB.max"), "max").unwrap();
+        let mut v1 = BTreeMap::new();
+        v1.insert("memory".to_string(), v1dir.clone());
+        let cg = Cgroup::from_parts(CgroupLayout::Hybrid, v1, Some((udir.clone(), root.clone())));
+        cg.apply(&unified_res("hugetlb.2MB.max", "4194304"))
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(udir.join("hugetlb.2MB.max")).unwrap(),
+            "4194304"
+        );
+        // rdma is not mounted in v1 here: named controller and file.
+        let mut rdma = HashMap::new();
+        rdma.insert(
+            "mlx4_0".to_string(),
+            LinuxRdmaBuilder::default()
+                .hca_handles(2u32)
+                .build()
+                .unwrap(),
+        );
+        let res = LinuxResourcesBuilder::default().rdma(rdma).build().unwrap();
+        let e = format!("{:#}", cg.apply(&res).unwrap_err());
+        assert!(
+            e.starts_with("rdma controller is not available (needed for rdma.max)"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}
