@@ -17,6 +17,16 @@ pub enum CgroupError {
         dir: PathBuf,
         err: io::Error,
     },
+    /// A cgroup directory that could not be made.
+    #[error("create cgroup {dir:?}: {}", errno_text(err))]
+    Mkdir { dir: PathBuf, err: io::Error },
+    /// A step of installing the v2 eBPF device program.
+    #[error("{step} BPF_CGROUP_DEVICE program for {dir:?}: {}", errno_text(err))]
+    DeviceProgram {
+        step: String,
+        dir: PathBuf,
+        err: io::Error,
+    },
     /// A read that failed.
     #[error("read {file} in {dir:?}: {}", errno_text(err))]
     Read {
@@ -51,7 +61,9 @@ impl CgroupError {
     /// The OS error behind a read or write, to tell ENOENT and EBUSY apart.
     pub fn os_error(&self) -> Option<i32> {
         match self {
-            Self::Write { err, .. } | Self::Read { err, .. } => err.raw_os_error(),
+            Self::Write { err, .. } | Self::Read { err, .. } | Self::Mkdir { err, .. } => {
+                err.raw_os_error()
+            }
             _ => None,
         }
     }

@@ -26,9 +26,7 @@ pub fn create(dir: &Path) -> Result<(), CgroupError> {
     for d in missing.iter().rev() {
         std::fs::create_dir(d).or_else(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => Ok(()),
-            _ => Err(CgroupError::Write {
-                file: ".".into(),
-                value: "mkdir".into(),
+            _ => Err(CgroupError::Mkdir {
                 dir: d.clone(),
                 err: e,
             }),

@@ -57,9 +57,7 @@ impl<'a> V1<'a> {
             if Some(&d.to_path_buf()) == cpuset {
                 cpuset::create(d)?;
             } else {
-                std::fs::create_dir_all(d).map_err(|err| CgroupError::Write {
-                    file: ".".into(),
-                    value: "mkdir".into(),
+                std::fs::create_dir_all(d).map_err(|err| CgroupError::Mkdir {
                     dir: d.to_path_buf(),
                     err,
                 })?;

@@ -136,26 +136,27 @@ const LICENSE: &CStr = c"Apache";
 /// Loads the program for `rules` and puts it in place of whatever device
 /// programs `dir` had.
 pub fn apply(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError> {
-    let fail = |step: &str, err: std::io::Error| CgroupError::Write {
-        file: "BPF_CGROUP_DEVICE program".into(),
-        value: step.into(),
+    let fail = |step: &str, err: std::io::Error| CgroupError::DeviceProgram {
+        step: step.into(),
         dir: dir.to_path_buf(),
         err,
     };
-    let cgroup = File::open(dir).map_err(|e| fail("open cgroup", e))?;
-    let old = query_cgroup_device_progs(cgroup.as_fd()).map_err(|e| fail("query", e))?;
+    let cgroup = File::open(dir).map_err(|e| fail("open the cgroup for the", e))?;
+    let old =
+        query_cgroup_device_progs(cgroup.as_fd()).map_err(|e| fail("query the attached", e))?;
     let old_fds = old
         .into_iter()
         .map(prog_fd_by_id)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| fail("get old program", e))?;
-    let prog = load_cgroup_device_prog(&program(rules), LICENSE).map_err(|e| fail("load", e))?;
-    attach_cgroup_device_prog(cgroup.as_fd(), prog.as_fd()).map_err(|e| fail("attach", e))?;
+        .map_err(|e| fail("open an old", e))?;
+    let prog =
+        load_cgroup_device_prog(&program(rules), LICENSE).map_err(|e| fail("load the", e))?;
+    attach_cgroup_device_prog(cgroup.as_fd(), prog.as_fd()).map_err(|e| fail("attach the", e))?;
     for fd in old_fds {
         match detach_cgroup_device_prog(cgroup.as_fd(), fd.as_fd()) {
             // Someone else detached it meanwhile: the goal is reached.
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            r => r.map_err(|e| fail("detach old program", e))?,
+            r => r.map_err(|e| fail("detach the old", e))?,
         }
     }
     Ok(())

@@ -31,9 +31,7 @@ impl V2<'_> {
     /// them: a controller that cannot be enabled (delegation, a busy
     /// ancestor) shows up as a missing file when a resource needs it.
     pub fn create(&self) -> Result<(), CgroupError> {
-        std::fs::create_dir_all(self.dir).map_err(|err| CgroupError::Write {
-            file: ".".into(),
-            value: "mkdir".into(),
+        std::fs::create_dir_all(self.dir).map_err(|err| CgroupError::Mkdir {
             dir: self.dir.to_path_buf(),
             err,
         })?;
