@@ -11,6 +11,8 @@
 //! container's state, so later commands act on the same directories
 //! without detecting anything again.
 
+#![forbid(unsafe_code)]
+
 pub mod convert;
 pub mod devices;
 pub mod fs;
