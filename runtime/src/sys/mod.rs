@@ -6,3 +6,4 @@ pub mod mount;
 pub mod process;
 pub mod seccomp;
 pub mod signal;
+pub mod cgroups;
