@@ -16,7 +16,6 @@ pub mod logging;
 pub mod proc_attrs;
 pub mod process;
 pub mod rlimits;
-pub mod cgroups;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spec;

@@ -10,10 +10,10 @@ use oci_spec::runtime::{PosixRlimit, PosixRlimitType};
 /// the user namespace that owns the process, so call this before the
 /// capabilities are dropped.
 pub fn apply_rlimits(rlimits: &[PosixRlimit]) -> anyhow::Result<()> {
-    for rl in rlimits {
+    for (i, rl) in rlimits.iter().enumerate() {
         setrlimit(resource(rl.typ()), rl.soft(), rl.hard()).with_context(|| {
             format!(
-                "set rlimit {} (soft {}, hard {})",
+                "process.rlimits[{i}]: set rlimit {} (soft {}, hard {})",
                 rl.typ(),
                 rl.soft(),
                 rl.hard()

@@ -14,9 +14,17 @@ pub fn update(root: &StateRoot, id: &str, resources: &LinuxResources) -> Result<
         bail!("cannot update container {id:?}: container not running");
     }
     let cgroup = cgroup_of(&state).ok_or_else(|| anyhow!("container {id:?} has no cgroup"))?;
-    cgroup.apply(resources)?;
+    // runc applies the merged set: a swap limit on v2 needs the memory
+    // limit that was set at create time.
+    let current = state
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let merged = merge_resources(current, resources);
+    cgroup.apply(&merged)?;
     if let Some(linux) = state.config.linux_mut() {
-        let merged = merge_resources(linux.resources().clone().unwrap_or_default(), resources);
         linux.set_resources(Some(merged));
     }
     dir.save(&state)

@@ -69,8 +69,8 @@ pub fn prepare_rootfs(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> anyho
         user_ns: opts.user_ns,
         cgroup_ns: has_cgroup_ns(spec),
     };
-    for m in spec.mounts().iter().flatten() {
-        mount::mount_entry(&root, m, ctx)?;
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        mount::mount_entry(&root, m, ctx).with_context(|| format!("mounts[{i}]"))?;
     }
     // As runc: a /dev bind-mounted from the host is left alone.
     if !dev_is_bind(spec) {
