@@ -117,7 +117,13 @@ impl StateRoot {
         match fs::DirBuilder::new().mode(0o711).create(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                bail!("container {id:?} already exists")
+                if !remove_if_abandoned(&path) {
+                    bail!("container {id:?} already exists");
+                }
+                fs::DirBuilder::new()
+                    .mode(0o711)
+                    .create(&path)
+                    .map_err(|_| anyhow::anyhow!("container {id:?} already exists"))?;
             }
             Err(e) => {
                 return Err(e)
@@ -172,6 +178,27 @@ impl StateRoot {
             .collect();
         ids.sort();
         Ok(ids)
+    }
+}
+
+/// A directory without state.json whose lock nobody holds is what a
+/// `create` killed half-way leaves; it must not block the id forever.
+fn remove_if_abandoned(path: &Path) -> bool {
+    if path.join(STATE_FILE).exists() {
+        return false;
+    }
+    let Ok(file) = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path.join(LOCK_FILE))
+    else {
+        return false;
+    };
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(_lock) => !path.join(STATE_FILE).exists() && fs::remove_dir_all(path).is_ok(),
+        Err(_) => false,
     }
 }
 

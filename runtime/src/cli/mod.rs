@@ -22,7 +22,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use skiff_runtime::logging::{self, LogFormat};
 use skiff_runtime::state::StateRoot;
 
+/// runc's three lines: `runc version X`, `commit: …`, `spec: …`.
 const VERSION: &str = concat!(
+    "skiff version ",
     env!("CARGO_PKG_VERSION"),
     "\ncommit: ",
     env!("SKIFF_COMMIT"),
@@ -30,7 +32,11 @@ const VERSION: &str = concat!(
 );
 
 #[derive(Parser, Debug)]
-#[command(name = "skiff", version = VERSION, about = "An OCI container runtime with runc's command line")]
+#[command(
+    name = "skiff",
+    disable_version_flag = true,
+    about = "An OCI container runtime with runc's command line"
+)]
 pub struct Cli {
     /// Root directory for container state
     #[arg(long, global = true, default_value = "/run/skiff")]
@@ -50,8 +56,11 @@ pub struct Cli {
     /// Rootless mode: true, false or auto (accepted as runc does)
     #[arg(long, value_name = "true|false|auto")]
     rootless: Option<String>,
+    /// Print the version
+    #[arg(long, short = 'v')]
+    version: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -96,7 +105,6 @@ enum Command {
 }
 
 pub fn main() -> i32 {
-    skiff_runtime::sys::signal::restore_default_sigpipe();
     let cli = Cli::parse();
     let format = match cli.log_format {
         CliLogFormat::Text => LogFormat::Text,
@@ -120,11 +128,18 @@ pub fn main() -> i32 {
 }
 
 fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    if cli.version && cli.command.is_none() {
+        println!("{VERSION}");
+        return Ok(0);
+    }
     if cli.systemd_cgroup {
         anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not available in skiff yet; use the cgroupfs driver (omit the flag)");
     }
     let root = StateRoot::new(&cli.root);
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        anyhow::bail!("no command given (see skiff --help)");
+    };
+    match command {
         Command::Create(args) => create::run(&root, args),
         Command::Start(args) => start::run(&root, args),
         Command::Run(args) => run::run(&root, args),

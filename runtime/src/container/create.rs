@@ -113,20 +113,37 @@ fn create_in(
         None => None,
     };
     let (listen_fds, extra_env) = listen_fds();
-    let init = spawn_init(InitOptions {
-        id: &opts.id,
-        bundle,
-        spec,
-        rootfs,
-        no_pivot: opts.no_pivot,
-        console_socket,
-        preserve_fds: listen_fds + opts.preserve_fds,
-        extra_env,
-        exec_listener,
-        cgroup,
-        seccomp,
-        new_keyring: !opts.no_new_keyring,
-    })?;
+    let mut record =
+        |init: InitProcess| record_state(dir, spec, bundle, rootfs, opts, cgroup, init);
+    spawn_init(
+        InitOptions {
+            id: &opts.id,
+            bundle,
+            spec,
+            rootfs,
+            no_pivot: opts.no_pivot,
+            console_socket,
+            preserve_fds: listen_fds + opts.preserve_fds,
+            extra_env,
+            exec_listener,
+            cgroup,
+            seccomp,
+            new_keyring: !opts.no_new_keyring,
+        },
+        &mut record,
+    )
+}
+
+/// Between sync 5 and 6: state.json and the pid file.
+fn record_state(
+    dir: &ContainerDir,
+    spec: &Spec,
+    bundle: &Path,
+    rootfs: &Path,
+    opts: &CreateOptions,
+    cgroup: Option<&Cgroup>,
+    init: InitProcess,
+) -> Result<()> {
     let state = ContainerState {
         id: opts.id.clone(),
         oci_version: spec.version().clone(),
@@ -148,7 +165,7 @@ fn create_in(
         write_atomic(pid_file, init.pid.to_string().as_bytes(), 0o644)
             .context("write --pid-file")?;
     }
-    Ok(init)
+    Ok(())
 }
 
 /// Binds `<dir>/exec.sock` through `/proc/self/fd/N/`, so the length of the

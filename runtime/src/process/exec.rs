@@ -122,6 +122,7 @@ fn exec_child_steps(
 ) -> Result<()> {
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .context("reset signal mask")?;
+    crate::sys::signal::restore_default_sigpipe();
     sock.expect(&Message::Continue)?;
     for (typ, file) in joins {
         // Joining our own namespace again is EINVAL for some types; skip it.
@@ -207,10 +208,8 @@ fn exec_in_container(req: &ExecSpawn<'_>) -> Result<std::convert::Infallible> {
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<_, _>>()
         .context("process.args contains a NUL byte")?;
-    let env: Vec<CString> = process
-        .env()
+    let env: Vec<CString> = super::init::process_env(process, &[])
         .iter()
-        .flatten()
         .map(|e| CString::new(e.as_bytes()))
         .collect::<Result<_, _>>()
         .context("process.env contains a NUL byte")?;

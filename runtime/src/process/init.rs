@@ -42,8 +42,8 @@ pub fn container_init(ctx: InitContext<'_>) -> ! {
             std::process::exit(1);
         }
     };
-    let (mut conn, created_state, exec_path) = start_conn;
-    let err = match exec_process(&ctx, &created_state, &exec_path) {
+    let (mut conn, ready) = start_conn;
+    let err = match exec_process(&ctx, &ready) {
         Ok(never) => match never {},
         Err(err) => err,
     };
@@ -52,7 +52,15 @@ pub fn container_init(ctx: InitContext<'_>) -> ! {
 }
 
 /// Everything up to and including the wait for `start`.
-fn prepare_container(ctx: &InitContext<'_>) -> Result<(UnixStream, String, CString)> {
+/// What the init has worked out by the time it waits for `start`.
+struct ReadyToExec {
+    created_state: String,
+    exec_path: CString,
+    env: Vec<String>,
+}
+
+/// Everything up to and including the wait for `start`.
+fn prepare_container(ctx: &InitContext<'_>) -> Result<(UnixStream, ReadyToExec)> {
     let spec = ctx.opts.spec;
     let process = spec
         .process()
@@ -64,7 +72,10 @@ fn prepare_container(ctx: &InitContext<'_>) -> Result<(UnixStream, String, CStri
     };
     // runc resolves relative bind-mount sources against the bundle.
     std::env::set_current_dir(ctx.opts.bundle).with_context(|| {
-        format!("chdir to bundle {:?}", ctx.opts.bundle.display().to_string())
+        format!(
+            "chdir to bundle {:?}",
+            ctx.opts.bundle.display().to_string()
+        )
     })?;
     prepare_rootfs(spec, ctx.opts.rootfs, &rootfs_opts)?;
     let (creating_state, created_state) = run_runtime_hooks(ctx.sock)?; // sync 4
@@ -73,6 +84,7 @@ fn prepare_container(ctx: &InitContext<'_>) -> Result<(UnixStream, String, CStri
         hooks::run_hooks("createContainer", list, creating_state.as_bytes())?;
     }
     enter_rootfs(ctx.opts.rootfs, &rootfs_opts)?;
+    create_cwd(process)?;
     if process.terminal() == Some(true) {
         let socket = console_socket(ctx)?;
         tty::setup_console(socket, process.console_size().as_ref())?;
@@ -83,25 +95,30 @@ fn prepare_container(ctx: &InitContext<'_>) -> Result<(UnixStream, String, CStri
     }
     // After sysctls: masking /proc/sys would hide what they write to.
     finalize_rootfs(spec, &rootfs_opts)?;
-    apply_process_attrs(process)?;
+    apply_process_attrs(spec, process)?;
     if ctx.opts.new_keyring {
         join_session_keyring(ctx.opts.id)?;
     }
     change_to_cwd(process)?;
+    let env = process_env(process, &ctx.opts.extra_env);
     let exec_path = find_executable(process, &ctx.opts.extra_env)?;
     keep_only_wanted_fds(ctx.opts.preserve_fds)?;
     ctx.sock.send(&Message::Ready)?; // sync 5
+    ctx.sock.expect(&Message::Committed)?; // sync 6
     let conn = wait_for_start(&ctx.opts.exec_listener)?;
-    Ok((conn, created_state, exec_path))
+    Ok((
+        conn,
+        ReadyToExec {
+            created_state,
+            exec_path,
+            env,
+        },
+    ))
 }
 
 /// The part after `start`: hooks in the container, then everything that
 /// takes privileges away, seccomp last, then exec.
-fn exec_process(
-    ctx: &InitContext<'_>,
-    created_state: &str,
-    exec_path: &CString,
-) -> Result<std::convert::Infallible> {
+fn exec_process(ctx: &InitContext<'_>, ready: &ReadyToExec) -> Result<std::convert::Infallible> {
     let spec = ctx.opts.spec;
     let process = spec
         .process()
@@ -109,7 +126,7 @@ fn exec_process(
         .ok_or_else(|| anyhow!("config.json has no process"))?;
     if let Some(hooks) = spec.hooks() {
         let list = hooks.start_container().as_deref().unwrap_or(&[]);
-        hooks::run_hooks("startContainer", list, created_state.as_bytes())?;
+        hooks::run_hooks("startContainer", list, ready.created_state.as_bytes())?;
     }
     let caps = process.capabilities().as_ref();
     capabilities::drop_bounding_set(caps)?;
@@ -121,7 +138,7 @@ fn exec_process(
     if let Some(filter) = ctx.opts.seccomp {
         filter.install()?;
     }
-    exec_user_process(process, exec_path, &ctx.opts.extra_env)
+    exec_user_process(process, &ready.exec_path, &ready.env)
 }
 
 fn run_runtime_hooks(sock: &SyncSocket) -> Result<(String, String)> {
@@ -175,7 +192,10 @@ fn set_uts_names(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn apply_process_attrs(process: &Process) -> Result<()> {
+fn apply_process_attrs(spec: &Spec, process: &Process) -> Result<()> {
+    if let Some(personality) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        proc_attrs::set_personality(personality)?;
+    }
     if let Some(adj) = process.oom_score_adj() {
         proc_attrs::set_oom_score_adj(adj)?;
     }
@@ -187,6 +207,44 @@ fn apply_process_attrs(process: &Process) -> Result<()> {
         proc_attrs::set_scheduler(sched)?;
     }
     Ok(())
+}
+
+/// runc creates a missing process.cwd inside the root (before the root may
+/// become read-only); after pivot_root "/" is the container root, so the
+/// path cannot lead out of it.
+fn create_cwd(process: &Process) -> Result<()> {
+    let cwd = process.cwd();
+    if !cwd.exists() {
+        std::fs::create_dir_all(cwd)
+            .with_context(|| format!("create process.cwd {:?}", cwd.display().to_string()))?;
+    }
+    Ok(())
+}
+
+/// process.env plus what the runtime adds; HOME from the container's
+/// /etc/passwd when unset, as runc does ("/" when the user has no entry).
+pub(crate) fn process_env(process: &Process, extra_env: &[String]) -> Vec<String> {
+    let mut env: Vec<String> = process
+        .env()
+        .iter()
+        .flatten()
+        .chain(extra_env)
+        .cloned()
+        .collect();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        let home = home_of(process.user().uid()).unwrap_or_else(|| "/".into());
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+fn home_of(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 6 && fields[2].parse::<u32>().ok() == Some(uid))
+            .then(|| fields[5].to_string())
+    })
 }
 
 /// chdir into process.cwd, inside the new root, and make sure the result is
@@ -277,7 +335,7 @@ fn wait_for_start(listener: &OwnedFd) -> Result<UnixStream> {
 fn exec_user_process(
     process: &Process,
     exec_path: &CString,
-    extra_env: &[String],
+    env: &[String],
 ) -> Result<std::convert::Infallible> {
     let args: Vec<CString> = process
         .args()
@@ -286,11 +344,8 @@ fn exec_user_process(
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<_, _>>()
         .context("process.args contains a NUL byte")?;
-    let env: Vec<CString> = process
-        .env()
+    let env: Vec<CString> = env
         .iter()
-        .flatten()
-        .chain(extra_env)
         .map(|e| CString::new(e.as_bytes()))
         .collect::<Result<_, _>>()
         .context("process.env contains a NUL byte")?;

@@ -12,9 +12,10 @@
 //! | 2    | stage 1 → parent     | MapIds / IdsMapped    | only the parent can write the new userns maps   |
 //! | 3    | stage 1 → parent     | InitPid               | the init's pid as the parent sees it            |
 //! | 4    | init → parent        | RuntimeHooks / Proceed| prestart + createRuntime run after the mounts   |
-//! | 5    | init → parent        | Ready                 | `create` may record the state and return        |
+//! | 5    | init → parent        | Ready                 | `create` may record the state                   |
+//! | 6    | parent → init        | Committed             | the state is on disk; the init may wait         |
 //!
-//! After sync 5 the parent is gone; `start` connects to the exec socket, and
+//! After sync 6 the parent is gone; `start` connects to the exec socket, and
 //! the init answers with an error text or with nothing (its exec closed it).
 
 pub mod exec;

@@ -46,9 +46,13 @@ pub struct InitProcess {
     pub start_time: u64,
 }
 
-/// Forks the container's processes and drives them to sync 5. On error every
-/// process it made is killed; the caller removes the cgroup and state dir.
-pub fn spawn_init(opts: InitOptions<'_>) -> Result<InitProcess> {
+/// Forks the container's processes and drives them to sync 6. `commit`
+/// records the state between sync 5 and 6. On error every process it made
+/// is killed; the caller removes the cgroup and state dir.
+pub fn spawn_init(
+    opts: InitOptions<'_>,
+    commit: &mut dyn FnMut(InitProcess) -> Result<()>,
+) -> Result<InitProcess> {
     let linux = opts
         .spec
         .linux()
@@ -65,7 +69,11 @@ pub fn spawn_init(opts: InitOptions<'_>) -> Result<InitProcess> {
     };
     drop(child_sock);
     let mut init_pid = None;
-    let result = drive_handshake(&opts, &parent_sock, stage1, &mut init_pid);
+    let result = drive_handshake(&opts, &parent_sock, stage1, &mut init_pid).and_then(|init| {
+        commit(init)?;
+        parent_sock.send(&Message::Committed)?; // sync 6
+        Ok(init)
+    });
     if result.is_err() {
         for pid in [Some(stage1.as_raw()), init_pid].into_iter().flatten() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -108,6 +116,15 @@ fn drive_handshake(
             Message::InitPid(pid) => *init_pid = Some(pid),
             // sync 4
             Message::RuntimeHooks => {
+                // Stage 1 and the init share the socket: the init can get
+                // here before stage 1's InitPid, which is then next in line.
+                if init_pid.is_none() {
+                    match sock.recv()? {
+                        Some(Message::InitPid(pid)) => *init_pid = Some(pid),
+                        Some(Message::Error(text)) => bail!("{text}"),
+                        other => bail!("sync: expected InitPid from stage 1, got {other:?}"),
+                    }
+                }
                 let pid =
                     init_pid.ok_or_else(|| anyhow!("sync: hooks requested before InitPid"))?;
                 let creating =
@@ -160,6 +177,7 @@ fn stage1_steps(opts: &InitOptions<'_>, plan: &NamespacePlan, sock: &SyncSocket)
     // `run` blocks signals to forward them; the container starts with none blocked.
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .context("reset signal mask")?;
+    crate::sys::signal::restore_default_sigpipe();
     sock.expect(&Message::Continue)?; // sync 1
     plan.join_namespaces()?;
     if plan.new_user {

@@ -29,6 +29,9 @@ pub enum Message {
     },
     /// sync 5, init → parent: set up, waiting for `start`.
     Ready,
+    /// sync 6, parent → init: the state is recorded; wait for `start`. An
+    /// init whose parent died before this exits instead of waiting forever.
+    Committed,
     /// Any child → parent: the step that failed, with its cause chain.
     Error(String),
 }
@@ -98,6 +101,7 @@ impl Message {
             Message::RuntimeHooks => "RuntimeHooks",
             Message::Proceed { .. } => "Proceed",
             Message::Ready => "Ready",
+            Message::Committed => "Committed",
             Message::Error(_) => "Error",
         }
     }

@@ -11,8 +11,9 @@ pub fn send_signal(pid: i32, signal: i32) -> nix::Result<()> {
 }
 
 /// Rust's runtime ignores SIGPIPE at start-up, and an ignored disposition
-/// survives execve: every container process would inherit it. Restoring the
-/// default also makes `skiff … | head` end quietly, as other CLIs do.
+/// survives execve: every container process would inherit it. The runtime
+/// itself keeps ignoring it (a hook that never reads its stdin must not kill
+/// `skiff`); the container's processes get the default back.
 pub fn restore_default_sigpipe() {
     // SAFETY: installing SIG_DFL involves no handler code and no memory of ours.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
