@@ -135,6 +135,16 @@ impl Bundle {
         self
     }
 
+    /// Set the bounding, effective, permitted and inheritable sets (and
+    /// clear ambient) to `caps`.
+    pub fn caps(&mut self, caps: &[&str]) -> &mut Self {
+        let c = json!(caps);
+        self.set(
+            "/process/capabilities",
+            json!({ "bounding": c, "effective": c, "permitted": c, "inheritable": c }),
+        )
+    }
+
     pub fn mount(&mut self, mount: Value) -> &mut Self {
         self.push("/mounts", mount)
     }
