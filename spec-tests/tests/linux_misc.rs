@@ -1,7 +1,7 @@
 //! config-linux "Sysctl" and "Personality", and config "Annotations".
 
 use serde_json::json;
-use spec_tests::{Bundle, Runtime};
+use spec_tests::{is_runc, Bundle, Runtime};
 
 #[test]
 fn sysctl_in_the_container_namespaces() {
@@ -27,6 +27,14 @@ fn personality_linux32() {
     let mut b = Bundle::new(&["uname", "-m"]);
     let rt = Runtime::new();
     assert_eq!(rt.run_ok(&b), "x86_64\n");
+    // The observation itself: the kernel reports i686 under PER_LINUX32.
+    b.set("/process/args", json!(["linux32", "uname", "-m"]));
+    assert_eq!(rt.run_ok(&b), "i686\n");
+    if is_runc() {
+        eprintln!("skip: runc 1.1 ignores linux.personality (added in runc 1.2)");
+        return;
+    }
+    b.set("/process/args", json!(["uname", "-m"]));
     b.set("/linux/personality", json!({"domain": "LINUX32"}));
     assert_eq!(rt.run_ok(&b), "i686\n");
 }
