@@ -147,7 +147,7 @@ fn kernel_filesystems_are_mounted_with_their_flags() {
 #[test]
 fn symlinked_destinations_stay_inside_the_rootfs() {
     let name = unique_name("skt-escape");
-    let mut b = Bundle::sh(&format!("cat /{name}/file; cat /{name}-2/file"));
+    let mut b = Bundle::sh(&format!("cat /{name}/file; cat /{name}-2/file; cat /{name}-3/file"));
     std::os::unix::fs::symlink("/", b.rootfs().join("rootlink")).expect("symlink");
     std::os::unix::fs::symlink(format!("/{name}-2"), b.rootfs().join("abslink")).expect("symlink");
     let src = b.host_dir("src");
@@ -155,16 +155,19 @@ fn symlinked_destinations_stay_inside_the_rootfs() {
     let s = src.to_string_lossy().into_owned();
     b.mount(json!({"destination": format!("/rootlink/{name}"), "type": "bind", "source": s, "options": ["bind"]}));
     b.mount(json!({"destination": "/abslink", "type": "bind", "source": s, "options": ["bind"]}));
+    b.mount(json!({"destination": format!("/../../../../{name}-3"), "type": "bind", "source": s, "options": ["bind"]}));
     let rt = Runtime::new();
     let id = rt.id("symdest");
     let out = rt.run(&b, &id);
     let host = std::path::Path::new("/").join(&name);
     let host2 = std::path::Path::new("/").join(format!("{name}-2"));
-    let escaped = host.exists() || host2.exists();
+    let host3 = std::path::Path::new("/").join(format!("{name}-3"));
+    let escaped = host.exists() || host2.exists() || host3.exists();
     let _ = std::fs::remove_dir(&host);
     let _ = std::fs::remove_dir(&host2);
+    let _ = std::fs::remove_dir(&host3);
     assert!(!escaped, "the runtime created {} on the host", host.display());
-    assert_eq!(out.expect_ok().stdout, "inside\ninside\n");
+    assert_eq!(out.expect_ok().stdout, "inside\ninside\ninside\n");
     assert!(b.rootfs().join(&name).is_dir(), "mount point made inside the rootfs");
     assert_clean(&rt, &id, &b, None);
 }
