@@ -30,7 +30,10 @@ impl Bundle {
         make_rootfs(&dir.path().join("rootfs"));
         let mut config = base_config();
         config["process"]["args"] = json!(args);
-        let b = Bundle { dir, config: Some(config) };
+        let b = Bundle {
+            dir,
+            config: Some(config),
+        };
         b.save();
         b
     }
@@ -43,7 +46,9 @@ impl Bundle {
     /// A bundle whose process waits for [`Bundle::release`], then runs
     /// `script`: lets a test look at a running container without racing it.
     pub fn gated(script: &str) -> Bundle {
-        Bundle::sh(&format!("while [ ! -e /tmp/.go ]; do usleep 20000; done; {script}"))
+        Bundle::sh(&format!(
+            "while [ ! -e /tmp/.go ]; do usleep 20000; done; {script}"
+        ))
     }
 
     /// Let a [`Bundle::gated`] process go on (works while the rootfs is the
@@ -175,7 +180,9 @@ fn pointer_mut<'a>(mut v: &'a mut Value, pointer: &str) -> &'a mut Value {
         v = match v {
             Value::Object(m) => m.entry(token.to_string()).or_insert(Value::Null),
             Value::Array(a) => {
-                let i: usize = token.parse().unwrap_or_else(|_| panic!("bad index {token:?}"));
+                let i: usize = token
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad index {token:?}"));
                 &mut a[i]
             }
             other => panic!("pointer {pointer:?} walks through a scalar {other}"),
@@ -202,7 +209,9 @@ fn applets() -> &'static [String] {
 /// rootfs: /bin/busybox plus a symlink per applet, and the usual empty dirs.
 fn make_rootfs(root: &Path) {
     let bin = root.join("bin");
-    for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root", "mnt", "run", "var"] {
+    for d in [
+        "bin", "proc", "sys", "dev", "tmp", "etc", "root", "mnt", "run", "var",
+    ] {
         let p = root.join(d);
         std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
     }

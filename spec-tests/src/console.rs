@@ -19,8 +19,8 @@ pub struct ConsoleSocket {
 impl ConsoleSocket {
     pub fn bind(dir: &Path) -> ConsoleSocket {
         let path = dir.join("console.sock");
-        let listener = UnixListener::bind(&path)
-            .unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
+        let listener =
+            UnixListener::bind(&path).unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
         listener.set_nonblocking(true).ok();
         ConsoleSocket { path, listener }
     }
@@ -35,7 +35,9 @@ impl ConsoleSocket {
         let stream = loop {
             match self.listener.accept() {
                 Ok((s, _)) => break s,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && start.elapsed() < timeout => {
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock && start.elapsed() < timeout =>
+                {
                     std::thread::sleep(Duration::from_millis(10))
                 }
                 Err(e) => panic!("accept on {}: {e}", self.path.display()),
@@ -45,8 +47,13 @@ impl ConsoleSocket {
         let mut buf = [0u8; 4096];
         let mut iov = [IoSliceMut::new(&mut buf)];
         let mut space = nix::cmsg_space!([RawFd; 1]);
-        let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
-            .unwrap_or_else(|e| panic!("recvmsg on {}: {e}", self.path.display()));
+        let msg = recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .unwrap_or_else(|e| panic!("recvmsg on {}: {e}", self.path.display()));
         for cmsg in msg.cmsgs().into_iter().flatten() {
             if let ControlMessageOwned::ScmRights(fds) = cmsg {
                 if let Some(&fd) = fds.first() {

@@ -25,7 +25,11 @@ pub fn mounts_under(dir: &Path) -> Vec<String> {
 pub fn mountinfo_mentions(dir: &Path) -> Vec<String> {
     let dir = dir.to_string_lossy();
     let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    table.lines().filter(|l| l.contains(dir.as_ref())).map(String::from).collect()
+    table
+        .lines()
+        .filter(|l| l.contains(dir.as_ref()))
+        .map(String::from)
+        .collect()
 }
 
 /// A process exists and is not a zombie.
@@ -33,7 +37,9 @@ pub fn pid_alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
             // The state letter follows the `(comm)` field, which may hold spaces.
-            let state = stat.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next());
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.trim_start().chars().next());
             !matches!(state, Some('Z') | Some('X') | None)
         }
         Err(_) => false,
@@ -87,11 +93,21 @@ pub fn processes_in(dir: &Path) -> Vec<i32> {
 #[track_caller]
 pub fn assert_clean(rt: &Runtime, id: &str, bundle: &Bundle, pid: Option<i32>) {
     let dir = rt.state_dir(id);
-    assert!(!dir.exists(), "state dir {} of {id:?} is left behind", dir.display());
+    assert!(
+        !dir.exists(),
+        "state dir {} of {id:?} is left behind",
+        dir.display()
+    );
     let mounts = mountinfo_mentions(bundle.path());
-    assert!(mounts.is_empty(), "mounts of {id:?} are left behind: {mounts:#?}");
+    assert!(
+        mounts.is_empty(),
+        "mounts of {id:?} are left behind: {mounts:#?}"
+    );
     if let Some(pid) = pid {
-        assert!(wait_pid_gone(pid, Duration::from_secs(5)), "pid {pid} of {id:?} still alive");
+        assert!(
+            wait_pid_gone(pid, Duration::from_secs(5)),
+            "pid {pid} of {id:?} still alive"
+        );
     }
     let start = Instant::now();
     let mut procs = processes_in(&bundle.rootfs());
@@ -99,5 +115,8 @@ pub fn assert_clean(rt: &Runtime, id: &str, bundle: &Bundle, pid: Option<i32>) {
         std::thread::sleep(Duration::from_millis(20));
         procs = processes_in(&bundle.rootfs());
     }
-    assert!(procs.is_empty(), "processes of {id:?} are left behind: {procs:?}");
+    assert!(
+        procs.is_empty(),
+        "processes of {id:?} are left behind: {procs:?}"
+    );
 }

@@ -85,7 +85,11 @@ impl Out {
 
     /// The last non-empty line of stderr: where runc and skiff put the error.
     pub fn last_err_line(&self) -> &str {
-        self.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
+        self.stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
     }
 
     pub fn json(&self) -> Value {
@@ -188,7 +192,9 @@ impl Runtime {
         let open = |p: &Path| {
             std::fs::File::create(p).unwrap_or_else(|e| panic!("create {}: {e}", p.display()))
         };
-        cmd.stdin(Stdio::null()).stdout(open(&out_p)).stderr(open(&err_p));
+        cmd.stdin(Stdio::null())
+            .stdout(open(&out_p))
+            .stderr(open(&err_p));
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {desc}: {e}"));
         let start = Instant::now();
         let code = loop {
@@ -197,7 +203,9 @@ impl Runtime {
                     use std::os::unix::process::ExitStatusExt;
                     break st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
                 }
-                Ok(None) if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(5)),
+                Ok(None) if start.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
                 _ => {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -205,8 +213,14 @@ impl Runtime {
                 }
             }
         };
-        let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
-        Out { cmd: desc, code, stdout: read(&out_p), stderr: read(&err_p) }
+        let read =
+            |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+        Out {
+            cmd: desc,
+            code,
+            stdout: read(&out_p),
+            stderr: read(&err_p),
+        }
     }
 
     pub fn create(&self, b: &Bundle, id: &str) -> Out {
@@ -282,7 +296,10 @@ impl Drop for Runtime {
         let ids = self.ids.lock().map(|v| v.clone()).unwrap_or_default();
         for id in ids {
             if self.state_dir(&id).exists() {
-                let _ = self.output(self.cmd(&["delete", "--force", &id]), Duration::from_secs(20));
+                let _ = self.output(
+                    self.cmd(&["delete", "--force", &id]),
+                    Duration::from_secs(20),
+                );
             }
         }
         let pids = self.pids.lock().map(|v| v.clone()).unwrap_or_default();

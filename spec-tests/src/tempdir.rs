@@ -40,7 +40,10 @@ impl Drop for TempDir {
             let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
         if !crate::leaks::mounts_under(&self.path).is_empty() {
-            eprintln!("warning: leaving {} behind: still mounted", self.path.display());
+            eprintln!(
+                "warning: leaving {} behind: still mounted",
+                self.path.display()
+            );
             return;
         }
         let _ = std::fs::remove_dir_all(&self.path);

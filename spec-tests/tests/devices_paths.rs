@@ -6,27 +6,47 @@ use spec_tests::{Bundle, Runtime};
 
 #[test]
 fn default_devices_have_their_numbers() {
-    let b = Bundle::sh("for d in null zero full random urandom tty; do stat -c '%n %F %t:%T %a' /dev/$d; done");
+    let b = Bundle::sh(
+        "for d in null zero full random urandom tty; do stat -c '%n %F %t:%T %a' /dev/$d; done",
+    );
     let rt = Runtime::new();
     let out = rt.run_ok(&b);
-    let want = [("null", "1:3"), ("zero", "1:5"), ("full", "1:7"), ("random", "1:8"), ("urandom", "1:9"), ("tty", "5:0")];
+    let want = [
+        ("null", "1:3"),
+        ("zero", "1:5"),
+        ("full", "1:7"),
+        ("random", "1:8"),
+        ("urandom", "1:9"),
+        ("tty", "5:0"),
+    ];
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), want.len(), "{out}");
     for (line, (name, num)) in lines.iter().zip(want) {
-        assert_eq!(*line, format!("/dev/{name} character special file {num} 666"), "{out}");
+        assert_eq!(
+            *line,
+            format!("/dev/{name} character special file {num} 666"),
+            "{out}"
+        );
     }
 }
 
 #[test]
 fn default_devices_work() {
-    let b = Bundle::sh("echo gone > /dev/null && head -c 4 /dev/zero | wc -c && head -c 8 /dev/urandom | wc -c");
+    let b = Bundle::sh(
+        "echo gone > /dev/null && head -c 4 /dev/zero | wc -c && head -c 8 /dev/urandom | wc -c",
+    );
     let rt = Runtime::new();
-    assert_eq!(rt.run_ok(&b).split_whitespace().collect::<Vec<_>>(), ["4", "8"]);
+    assert_eq!(
+        rt.run_ok(&b).split_whitespace().collect::<Vec<_>>(),
+        ["4", "8"]
+    );
 }
 
 #[test]
 fn dev_symlinks() {
-    let b = Bundle::sh("for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done; ls -d /dev/pts /dev/shm");
+    let b = Bundle::sh(
+        "for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done; ls -d /dev/pts /dev/shm",
+    );
     let rt = Runtime::new();
     assert_eq!(
         rt.run_ok(&b),
@@ -41,7 +61,10 @@ fn linux_devices_are_created_and_allowed() {
     );
     b.push("/linux/devices", json!({"path": "/dev/sktnull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640, "uid": 0, "gid": 0}));
     b.push("/linux/devices", json!({"path": "/dev/sktblk", "type": "b", "major": 7, "minor": 200, "fileMode": 0o600, "uid": 1, "gid": 2}));
-    b.push("/linux/resources/devices", json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}));
+    b.push(
+        "/linux/resources/devices",
+        json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}),
+    );
     let rt = Runtime::new();
     assert_eq!(
         rt.run_ok(&b),
@@ -55,10 +78,22 @@ fn device_cgroup_allows_and_denies() {
     let mut b = Bundle::sh(
         "echo skiff-spec-test > /dev/sktkmsg && echo allowed; echo x > /dev/sktdeny || echo denied",
     );
-    b.push("/linux/devices", json!({"path": "/dev/sktkmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600}));
-    b.push("/linux/devices", json!({"path": "/dev/sktdeny", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600}));
-    b.push("/linux/resources/devices", json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}));
-    b.push("/linux/resources/devices", json!({"allow": false, "type": "c", "major": 1, "minor": 11, "access": "w"}));
+    b.push(
+        "/linux/devices",
+        json!({"path": "/dev/sktkmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600}),
+    );
+    b.push(
+        "/linux/devices",
+        json!({"path": "/dev/sktdeny", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600}),
+    );
+    b.push(
+        "/linux/resources/devices",
+        json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}),
+    );
+    b.push(
+        "/linux/resources/devices",
+        json!({"allow": false, "type": "c", "major": 1, "minor": 11, "access": "w"}),
+    );
     let rt = Runtime::new();
     let id = rt.id("devcg");
     let out = rt.run(&b, &id);
@@ -79,7 +114,10 @@ fn masked_paths_read_empty() {
     b.push("/linux/maskedPaths", json!("/etc/secretdir"));
     b.push("/linux/maskedPaths", json!("/does/not/exist"));
     let rt = Runtime::new();
-    assert_eq!(rt.run_ok(&b).split_whitespace().collect::<Vec<_>>(), ["0", "0", "0", "0"]);
+    assert_eq!(
+        rt.run_ok(&b).split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", "0", "0"]
+    );
 }
 
 #[test]

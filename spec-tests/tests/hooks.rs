@@ -11,7 +11,14 @@ use serde_json::{json, Value};
 use spec_tests::leaks::assert_clean;
 use spec_tests::{is_runc, Bundle, Runtime};
 
-const ALL: [&str; 6] = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
+const ALL: [&str; 6] = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
 
 /// A hook that records stdin, env and argv[0] under `markers` (host path),
 /// or under /markers when that path is not visible (inside the container).
@@ -35,12 +42,18 @@ fn hooked_bundle(script: &str) -> (Bundle, std::path::PathBuf) {
 }
 
 fn read_json(p: &Path) -> Value {
-    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("hook marker {}: {e}", p.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("hook stdin {} is not state JSON ({e}): {text}", p.display()))
+    let text =
+        std::fs::read_to_string(p).unwrap_or_else(|e| panic!("hook marker {}: {e}", p.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("hook stdin {} is not state JSON ({e}): {text}", p.display()))
 }
 
 fn order(m: &Path) -> Vec<String> {
-    std::fs::read_to_string(m.join("order")).unwrap_or_default().lines().map(String::from).collect()
+    std::fs::read_to_string(m.join("order"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -78,18 +91,38 @@ fn every_hook_runs_in_order_with_state_on_stdin() {
     for h in ALL {
         let st = read_json(&m.join(format!("{h}.json")));
         assert_eq!(st["id"], id.as_str(), "{h}: {st}");
-        assert_eq!(st["bundle"], b.path().to_string_lossy().as_ref(), "{h}: {st}");
-        assert!(st["ociVersion"].as_str().is_some_and(|v| v.starts_with("1.")), "{h}: {st}");
+        assert_eq!(
+            st["bundle"],
+            b.path().to_string_lossy().as_ref(),
+            "{h}: {st}"
+        );
+        assert!(
+            st["ociVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("1.")),
+            "{h}: {st}"
+        );
         match h {
             // Run in the container's pid namespace (runc passes its view).
-            "createContainer" | "startContainer" => assert!(st["pid"].as_i64().is_some_and(|p| p > 0), "{h}: {st}"),
+            "createContainer" | "startContainer" => {
+                assert!(st["pid"].as_i64().is_some_and(|p| p > 0), "{h}: {st}")
+            }
             "poststop" => {}
             _ => assert_eq!(st["pid"], pid, "{h} sees the init pid: {st}"),
         }
         let env = std::fs::read_to_string(m.join(format!("{h}.env"))).unwrap_or_default();
-        assert_eq!(env.trim(), format!("var-{h} argv0-{h}"), "{h}: env and argv[0]");
+        assert_eq!(
+            env.trim(),
+            format!("var-{h} argv0-{h}"),
+            "{h}: env and argv[0]"
+        );
     }
-    let status = |h: &str| read_json(&m.join(format!("{h}.json")))["status"].as_str().unwrap_or("").to_string();
+    let status = |h: &str| {
+        read_json(&m.join(format!("{h}.json")))["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
     assert_eq!(status("createRuntime"), "creating");
     assert_eq!(status("createContainer"), "creating");
     assert_eq!(status("startContainer"), "created");
@@ -107,7 +140,10 @@ fn failing_create_phase_hooks_fail_create_and_leave_nothing() {
         let id = rt.id("hookfail");
         let out = rt.create(&b, &id);
         out.expect_fail();
-        assert!(out.stderr.contains("hook") || out.stderr.contains("exit status 3"), "{h}: {out}");
+        assert!(
+            out.stderr.contains("hook") || out.stderr.contains("exit status 3"),
+            "{h}: {out}"
+        );
         assert_clean(&rt, &id, &b, None);
         assert!(!m.join("process").exists());
     }
@@ -125,12 +161,18 @@ fn failing_start_container_hook_fails_start() {
     if is_runc() {
         // runc 1.1 runs startContainer in `runc init` after `start` has
         // already returned 0; the failure only stops the container.
-        assert!(rt.wait_status(&id, "stopped", Duration::from_secs(10)), "{out}");
+        assert!(
+            rt.wait_status(&id, "stopped", Duration::from_secs(10)),
+            "{out}"
+        );
     } else {
         out.expect_fail();
     }
     std::thread::sleep(Duration::from_millis(200));
-    assert!(!m.join("process").exists(), "the user process must not run after a failed startContainer hook");
+    assert!(
+        !m.join("process").exists(),
+        "the user process must not run after a failed startContainer hook"
+    );
     rt.delete_force(&id).expect_ok();
     assert_clean(&rt, &id, &b, Some(pid));
 }
@@ -151,13 +193,23 @@ fn failing_poststop_hook_does_not_fail_delete() {
 #[test]
 fn hook_timeout_fails_create() {
     let (mut b, _m) = hooked_bundle("sleep 100");
-    b.push("/hooks/createRuntime", json!({"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}));
+    b.push(
+        "/hooks/createRuntime",
+        json!({"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}),
+    );
     let rt = Runtime::new();
     let id = rt.id("hooktimeout");
     let start = Instant::now();
     let out = rt.create(&b, &id);
     out.expect_fail();
-    assert!(start.elapsed() < Duration::from_secs(15), "timeout 1 s took {:?}", start.elapsed());
-    assert!(out.last_err_line().contains("timed out") || out.last_err_line().contains("timeout"), "{out}");
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "timeout 1 s took {:?}",
+        start.elapsed()
+    );
+    assert!(
+        out.last_err_line().contains("timed out") || out.last_err_line().contains("timeout"),
+        "{out}"
+    );
     assert_clean(&rt, &id, &b, None);
 }

@@ -16,27 +16,47 @@ fn create_start_stop_delete() {
     let rt = Runtime::new();
     let id = rt.id("life");
     let pid_file = b.path().join("pid");
-    rt.exec(&["create", "--bundle", &b.path().to_string_lossy(), "--pid-file", &pid_file.to_string_lossy(), &id])
-        .expect_ok();
+    rt.exec(&[
+        "create",
+        "--bundle",
+        &b.path().to_string_lossy(),
+        "--pid-file",
+        &pid_file.to_string_lossy(),
+        &id,
+    ])
+    .expect_ok();
 
     let st = rt.state(&id);
     assert_eq!(st["status"], "created", "{st}");
     let pid = st["pid"].as_i64().unwrap_or(0) as i32;
-    assert!(pid > 0 && pid_alive(pid), "created container has no live pid: {st}");
+    assert!(
+        pid > 0 && pid_alive(pid),
+        "created container has no live pid: {st}"
+    );
     let written = std::fs::read_to_string(&pid_file).unwrap_or_default();
-    assert_eq!(written.trim(), pid.to_string(), "--pid-file holds the init pid");
+    assert_eq!(
+        written.trim(),
+        pid.to_string(),
+        "--pid-file holds the init pid"
+    );
 
     rt.start(&id).expect_ok();
     assert_eq!(rt.state(&id)["status"], "running");
     assert!(rt.start(&id).code != 0, "a second start must fail");
 
     b.release();
-    assert!(rt.wait_status(&id, "stopped", WAIT), "container never stopped");
+    assert!(
+        rt.wait_status(&id, "stopped", WAIT),
+        "container never stopped"
+    );
     assert!(!pid_alive(pid), "stopped container's pid {pid} alive");
 
     rt.delete(&id).expect_ok();
     assert_clean(&rt, &id, &b, Some(pid));
-    assert!(rt.state_out(&id).code != 0, "state of a deleted container must fail");
+    assert!(
+        rt.state_out(&id).code != 0,
+        "state of a deleted container must fail"
+    );
 }
 
 #[test]
@@ -50,17 +70,36 @@ fn state_has_exactly_runcs_fields() {
     let obj = st.as_object().expect("state is an object");
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    let mut want = vec!["annotations", "bundle", "created", "id", "ociVersion", "owner", "pid", "rootfs", "status"];
+    let mut want = vec![
+        "annotations",
+        "bundle",
+        "created",
+        "id",
+        "ociVersion",
+        "owner",
+        "pid",
+        "rootfs",
+        "status",
+    ];
     want.sort_unstable();
     assert_eq!(keys, want, "state fields: {st}");
     assert_eq!(st["id"], id.as_str());
     assert_eq!(st["bundle"], b.path().to_string_lossy().as_ref());
     assert_eq!(st["rootfs"], b.rootfs().to_string_lossy().as_ref());
     assert_eq!(st["annotations"]["org.skiff.test"], "yes");
-    assert!(st["ociVersion"].as_str().unwrap_or("").starts_with("1."), "{st}");
+    assert!(
+        st["ociVersion"].as_str().unwrap_or("").starts_with("1."),
+        "{st}"
+    );
     let created = st["created"].as_str().unwrap_or("");
-    assert!(created.len() >= 20 && created.as_bytes()[10] == b'T', "created is RFC 3339: {created:?}");
-    assert_eq!(st["owner"], "", "owner is empty for root's containers (runc)");
+    assert!(
+        created.len() >= 20 && created.as_bytes()[10] == b'T',
+        "created is RFC 3339: {created:?}"
+    );
+    assert_eq!(
+        st["owner"], "",
+        "owner is empty for root's containers (runc)"
+    );
     rt.delete_force(&id).expect_ok();
     assert_clean(&rt, &id, &b, None);
 }
@@ -133,7 +172,10 @@ fn kill_by_name_and_number() {
             std::thread::sleep(Duration::from_millis(10));
         }
         rt.kill(&id, sig).expect_ok();
-        assert!(rt.wait_status(&id, "stopped", WAIT), "kill {sig} did not stop the container");
+        assert!(
+            rt.wait_status(&id, "stopped", WAIT),
+            "kill {sig} did not stop the container"
+        );
         rt.delete(&id).expect_ok();
     }
 }
@@ -148,7 +190,10 @@ fn kill_all_reaches_every_process() {
     while spec_tests::leaks::processes_in(&b.rootfs()).len() < 3 && start.elapsed() < WAIT {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(spec_tests::leaks::processes_in(&b.rootfs()).len() >= 3, "container has its 3 processes");
+    assert!(
+        spec_tests::leaks::processes_in(&b.rootfs()).len() >= 3,
+        "container has its 3 processes"
+    );
     rt.exec(&["kill", "--all", &id, "KILL"]).expect_ok();
     assert!(rt.wait_status(&id, "stopped", WAIT));
     rt.delete(&id).expect_ok();
@@ -190,17 +235,36 @@ fn list_table_json_quiet() {
     table.expect_ok();
     let mut lines = table.stdout.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
-    assert_eq!(header, ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"], "{table}");
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+        "{table}"
+    );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
-    assert!(rows.iter().any(|r| r[0] == created && r[2] == "created"), "{table}");
-    assert!(rows.iter().any(|r| r[0] == running && r[2] == "running"), "{table}");
+    assert!(
+        rows.iter().any(|r| r[0] == created && r[2] == "created"),
+        "{table}"
+    );
+    assert!(
+        rows.iter().any(|r| r[0] == running && r[2] == "running"),
+        "{table}"
+    );
 
     let json = rt.exec(&["list", "--format", "json"]);
     let list = json.expect_ok().json();
     let entries = list.as_array().expect("list json is an array");
     assert_eq!(entries.len(), 2, "{json}");
     for e in entries {
-        for k in ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"] {
+        for k in [
+            "ociVersion",
+            "id",
+            "pid",
+            "status",
+            "bundle",
+            "rootfs",
+            "created",
+            "owner",
+        ] {
             assert!(e.get(k).is_some(), "list entry lacks {k}: {e}");
         }
     }
@@ -223,7 +287,9 @@ fn concurrent_create_of_one_id_has_one_winner() {
     let id = rt.id("race");
     let outs: Vec<_> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..2).map(|_| s.spawn(|| rt.create(&b, &id))).collect();
-        hs.into_iter().map(|h| h.join().expect("create thread")).collect()
+        hs.into_iter()
+            .map(|h| h.join().expect("create thread"))
+            .collect()
     });
     let wins = outs.iter().filter(|o| o.ok()).count();
     if is_runc() && wins == 0 {
@@ -258,14 +324,28 @@ fn version_has_three_runc_style_lines() {
 fn features_is_runc_json() {
     let rt = Runtime::new();
     let f = rt.exec(&["features"]).expect_ok().json();
-    for k in ["ociVersionMin", "ociVersionMax", "hooks", "mountOptions", "linux"] {
+    for k in [
+        "ociVersionMin",
+        "ociVersionMax",
+        "hooks",
+        "mountOptions",
+        "linux",
+    ] {
         assert!(f.get(k).is_some(), "features lacks {k}: {f}");
     }
-    let ns: Vec<&str> = f["linux"]["namespaces"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let ns: Vec<&str> = f["linux"]["namespaces"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     for n in ["pid", "network", "ipc", "uts", "mount", "user", "cgroup"] {
         assert!(ns.contains(&n), "features lacks namespace {n}: {f}");
     }
-    assert!(f["linux"]["capabilities"].as_array().is_some_and(|c| c.iter().any(|c| c == "CAP_SYS_ADMIN")), "{f}");
+    assert!(
+        f["linux"]["capabilities"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c == "CAP_SYS_ADMIN")),
+        "{f}"
+    );
 }
 
 #[test]
@@ -279,13 +359,27 @@ fn spec_writes_a_runnable_config() {
     assert!(c["ociVersion"].as_str().unwrap_or("").starts_with("1."));
     assert_eq!(c["process"]["terminal"], true);
     assert_eq!(c["root"]["path"], "rootfs");
-    assert!(rt.exec(&["spec", "--bundle", &d]).code != 0, "spec must not overwrite config.json");
+    assert!(
+        rt.exec(&["spec", "--bundle", &d]).code != 0,
+        "spec must not overwrite config.json"
+    );
 
     let rootless = spec_tests::TempDir::new("skt-spec");
     let r = rootless.path().to_string_lossy().into_owned();
     rt.exec(&["spec", "--rootless", "--bundle", &r]).expect_ok();
-    let c: Value = serde_json::from_str(&std::fs::read_to_string(rootless.path().join("config.json")).unwrap_or_default()).expect("json");
-    let ns = c["linux"]["namespaces"].as_array().cloned().unwrap_or_default();
-    assert!(ns.iter().any(|n| n["type"] == "user"), "rootless spec has a user namespace: {c}");
-    assert!(c["linux"]["uidMappings"].as_array().is_some_and(|m| !m.is_empty()));
+    let c: Value = serde_json::from_str(
+        &std::fs::read_to_string(rootless.path().join("config.json")).unwrap_or_default(),
+    )
+    .expect("json");
+    let ns = c["linux"]["namespaces"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        ns.iter().any(|n| n["type"] == "user"),
+        "rootless spec has a user namespace: {c}"
+    );
+    assert!(c["linux"]["uidMappings"]
+        .as_array()
+        .is_some_and(|m| !m.is_empty()));
 }

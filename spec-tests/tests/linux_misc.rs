@@ -5,7 +5,9 @@ use spec_tests::{is_runc, Bundle, Runtime};
 
 #[test]
 fn sysctl_in_the_container_namespaces() {
-    let mut b = Bundle::sh("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/domainname /proc/sys/kernel/msgmax");
+    let mut b = Bundle::sh(
+        "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/domainname /proc/sys/kernel/msgmax",
+    );
     b.set(
         "/linux/sysctl",
         json!({"net.ipv4.ip_forward": "1", "kernel.domainname": "sysctl.example", "kernel.msgmax": "12345"}),
@@ -14,8 +16,14 @@ fn sysctl_in_the_container_namespaces() {
     let host_dom = std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap_or_default();
     let rt = Runtime::new();
     assert_eq!(rt.run_ok(&b), "1\nsysctl.example\n12345\n");
-    assert_eq!(std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default(), host_fwd);
-    assert_eq!(std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap_or_default(), host_dom);
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default(),
+        host_fwd
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap_or_default(),
+        host_dom
+    );
 }
 
 #[test]
@@ -42,11 +50,18 @@ fn personality_linux32() {
 #[test]
 fn annotations_show_in_state() {
     let mut b = Bundle::new(&["sleep", "100"]);
-    b.set("/annotations", json!({"com.example.a": "1", "com.example.b": "two words"}));
+    b.set(
+        "/annotations",
+        json!({"com.example.a": "1", "com.example.b": "two words"}),
+    );
     let rt = Runtime::new();
     let id = rt.id("annot");
     rt.create(&b, &id).expect_ok();
     let st = rt.state(&id);
-    assert_eq!(st["annotations"], json!({"com.example.a": "1", "com.example.b": "two words"}), "{st}");
+    assert_eq!(
+        st["annotations"],
+        json!({"com.example.a": "1", "com.example.b": "two words"}),
+        "{st}"
+    );
     rt.delete(&id).expect_ok();
 }

@@ -18,13 +18,25 @@ fn json_log_gets_an_error_line() {
     let dir = TempDir::new("skt-log");
     let log = dir.path().join("log.json");
     b.save();
-    let out = rt.exec(&["--log", &log.to_string_lossy(), "--log-format", "json", "run", "--bundle", &b.path().to_string_lossy(), &id]);
+    let out = rt.exec(&[
+        "--log",
+        &log.to_string_lossy(),
+        "--log-format",
+        "json",
+        "run",
+        "--bundle",
+        &b.path().to_string_lossy(),
+        &id,
+    ]);
     out.expect_fail();
-    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("read {}: {e}\n{out}", log.display()));
+    let text = std::fs::read_to_string(&log)
+        .unwrap_or_else(|e| panic!("read {}: {e}\n{out}", log.display()));
     let lines: Vec<Value> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"))
+        })
         .collect();
     assert!(!lines.is_empty(), "empty log; {out}");
     for l in &lines {
@@ -32,10 +44,22 @@ fn json_log_gets_an_error_line() {
             assert!(l[k].is_string(), "log line lacks {k}: {l}");
         }
         let t = l["time"].as_str().unwrap_or("");
-        assert!(t.len() >= 20 && t.as_bytes()[10] == b'T', "time is RFC 3339: {t}");
+        assert!(
+            t.len() >= 20 && t.as_bytes()[10] == b'T',
+            "time is RFC 3339: {t}"
+        );
     }
-    let err = lines.iter().find(|l| l["level"] == "error").unwrap_or_else(|| panic!("no error line: {text}"));
-    assert!(err["msg"].as_str().unwrap_or("").contains("nonexistent-binary-skt"), "error names the program: {err}");
+    let err = lines
+        .iter()
+        .find(|l| l["level"] == "error")
+        .unwrap_or_else(|| panic!("no error line: {text}"));
+    assert!(
+        err["msg"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nonexistent-binary-skt"),
+        "error names the program: {err}"
+    );
 }
 
 #[test]
@@ -46,10 +70,20 @@ fn text_log_gets_an_error_line() {
     let dir = TempDir::new("skt-log");
     let log = dir.path().join("log.txt");
     b.save();
-    let out = rt.exec(&["--log", &log.to_string_lossy(), "run", "--bundle", &b.path().to_string_lossy(), &id]);
+    let out = rt.exec(&[
+        "--log",
+        &log.to_string_lossy(),
+        "run",
+        "--bundle",
+        &b.path().to_string_lossy(),
+        &id,
+    ]);
     out.expect_fail();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let err = text.lines().find(|l| l.contains("level=error")).unwrap_or_else(|| panic!("no level=error line: {text:?}\n{out}"));
+    let err = text
+        .lines()
+        .find(|l| l.contains("level=error"))
+        .unwrap_or_else(|| panic!("no level=error line: {text:?}\n{out}"));
     assert!(err.contains("time=") && err.contains("msg="), "{err}");
     assert!(err.contains("nonexistent-binary-skt"), "{err}");
 }
@@ -60,12 +94,28 @@ fn log_file_is_appended_not_truncated() {
     let rt = Runtime::new();
     let dir = TempDir::new("skt-log");
     let log = dir.path().join("log.json");
-    std::fs::write(&log, "{\"level\":\"info\",\"msg\":\"earlier\",\"time\":\"2020-01-01T00:00:00Z\"}\n").expect("write");
+    std::fs::write(
+        &log,
+        "{\"level\":\"info\",\"msg\":\"earlier\",\"time\":\"2020-01-01T00:00:00Z\"}\n",
+    )
+    .expect("write");
     b.save();
     let id = rt.id("logappend");
-    rt.exec(&["--log", &log.to_string_lossy(), "--log-format", "json", "run", "--bundle", &b.path().to_string_lossy(), &id])
-        .expect_fail();
+    rt.exec(&[
+        "--log",
+        &log.to_string_lossy(),
+        "--log-format",
+        "json",
+        "run",
+        "--bundle",
+        &b.path().to_string_lossy(),
+        &id,
+    ])
+    .expect_fail();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(text.starts_with("{\"level\":\"info\",\"msg\":\"earlier\""), "{text}");
+    assert!(
+        text.starts_with("{\"level\":\"info\",\"msg\":\"earlier\""),
+        "{text}"
+    );
     assert!(text.lines().count() >= 2, "{text}");
 }

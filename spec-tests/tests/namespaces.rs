@@ -10,7 +10,10 @@ use spec_tests::leaks::assert_clean;
 use spec_tests::{host_ns, is_runc, Bundle, Runtime};
 
 fn ns_inside(kind: &str, b: &mut Bundle, rt: &Runtime) -> String {
-    b.set("/process/args", json!(["readlink", format!("/proc/self/ns/{kind}")]));
+    b.set(
+        "/process/args",
+        json!(["readlink", format!("/proc/self/ns/{kind}")]),
+    );
     rt.run_ok(b).trim().to_string()
 }
 
@@ -44,7 +47,8 @@ fn without_network_namespace_the_host_net_is_shared() {
 #[test]
 fn uts_namespace_hostname_and_domainname() {
     let mut b = Bundle::sh("hostname; cat /proc/sys/kernel/domainname");
-    b.set("/hostname", json!("skiffhost")).set("/domainname", json!("skiff.example"));
+    b.set("/hostname", json!("skiffhost"))
+        .set("/domainname", json!("skiff.example"));
     let rt = Runtime::new();
     let out = rt.run_ok(&b);
     if is_runc() {
@@ -54,7 +58,11 @@ fn uts_namespace_hostname_and_domainname() {
         assert_eq!(out, "skiffhost\nskiff.example\n");
     }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    assert_ne!(host.trim(), "skiffhost", "the host's hostname must not change");
+    assert_ne!(
+        host.trim(),
+        "skiffhost",
+        "the host's hostname must not change"
+    );
 }
 
 #[test]
@@ -71,8 +79,13 @@ fn ipc_mount_uts_pid_namespaces_differ_from_host() {
 #[test]
 fn ipc_namespace_hides_host_sysv_objects() {
     // A host message queue must not be visible inside.
-    let q = Command::new("sh").args(["-c", "ipcmk -Q | grep -o '[0-9]*$'"]).output();
-    let qid = q.ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let q = Command::new("sh")
+        .args(["-c", "ipcmk -Q | grep -o '[0-9]*$'"])
+        .output();
+    let qid = q
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     let b = Bundle::sh("cat /proc/sysvipc/msg | tail -n +2 | wc -l");
     let rt = Runtime::new();
     let out = rt.run_ok(&b);
@@ -97,14 +110,23 @@ fn mount_namespace_keeps_container_mounts_off_the_host() {
 fn user_namespace_maps_ids() {
     let mut b = Bundle::sh("cat /proc/self/uid_map /proc/self/gid_map; id -u");
     b.namespace("user", None)
-        .set("/linux/uidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]))
-        .set("/linux/gidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]));
+        .set(
+            "/linux/uidMappings",
+            json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+        )
+        .set(
+            "/linux/gidMappings",
+            json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+        );
     // sysfs and cgroup mounts need a matching netns/cgroupns owner; keep the
     // mounts a user-namespaced container can always make.
     b.remove("/mounts/6").remove("/mounts/5");
     let rt = Runtime::new();
     let out = rt.run_ok(&b);
-    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(rows[0], ["0", "100000", "65536"], "{out}");
     assert_eq!(rows[1], ["0", "100000", "65536"], "{out}");
     assert_eq!(rows[2], ["0"], "{out}");
@@ -117,7 +139,10 @@ fn cgroup_namespace_roots_every_hierarchy() {
     let rt = Runtime::new();
     let out = rt.run_ok(&b);
     for l in out.lines() {
-        assert!(l.ends_with(":/"), "cgroup path not rooted in a cgroup namespace: {l}\n{out}");
+        assert!(
+            l.ends_with(":/"),
+            "cgroup path not rooted in a cgroup namespace: {l}\n{out}"
+        );
     }
     let mut b2 = Bundle::new(&["true"]);
     b2.namespace("cgroup", None);
@@ -152,8 +177,15 @@ impl NetNs {
         let dir = spec_tests::TempDir::new("skt-netns");
         let file = dir.path().join("net");
         std::fs::write(&file, "").expect("netns file");
-        let st = Command::new("unshare").arg(format!("--net={}", file.display())).arg("true").status();
-        assert!(st.is_ok_and(|s| s.success()), "unshare --net={} failed", file.display());
+        let st = Command::new("unshare")
+            .arg(format!("--net={}", file.display()))
+            .arg("true")
+            .status();
+        assert!(
+            st.is_ok_and(|s| s.success()),
+            "unshare --net={} failed",
+            file.display()
+        );
         NetNs { dir, file }
     }
 

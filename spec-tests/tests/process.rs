@@ -7,7 +7,16 @@ use spec_tests::{cap_mask, is_runc, status_field, Bundle, Runtime};
 
 #[test]
 fn args_are_passed_verbatim() {
-    let b = Bundle::new(&["sh", "-c", "for a in \"$@\"; do echo \"[$a]\"; done", "argv0", "one", "two words", "", "*"]);
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "for a in \"$@\"; do echo \"[$a]\"; done",
+        "argv0",
+        "one",
+        "two words",
+        "",
+        "*",
+    ]);
     let rt = Runtime::new();
     assert_eq!(rt.run_ok(&b), "[one]\n[two words]\n[]\n[*]\n");
 }
@@ -15,7 +24,10 @@ fn args_are_passed_verbatim() {
 #[test]
 fn env_is_exactly_the_configured_list() {
     let mut b = Bundle::new(&["env"]);
-    b.set("/process/env", json!(["PATH=/bin", "FOO=bar baz", "EMPTY=", "HOME=/root"]));
+    b.set(
+        "/process/env",
+        json!(["PATH=/bin", "FOO=bar baz", "EMPTY=", "HOME=/root"]),
+    );
     let rt = Runtime::new();
     let mut got: Vec<String> = rt.run_ok(&b).lines().map(String::from).collect();
     got.sort();
@@ -27,7 +39,11 @@ fn home_is_set_when_missing() {
     let mut b = Bundle::sh("echo $HOME");
     b.set("/process/env", json!(["PATH=/bin"]));
     let rt = Runtime::new();
-    assert_eq!(rt.run_ok(&b), "/root\n", "HOME from /etc/passwd, as runc does");
+    assert_eq!(
+        rt.run_ok(&b),
+        "/root\n",
+        "HOME from /etc/passwd, as runc does"
+    );
 }
 
 #[test]
@@ -41,7 +57,10 @@ fn cwd_is_created_and_used() {
 #[test]
 fn user_uid_gid_groups_umask() {
     let mut b = Bundle::sh("id -u; id -g; id -G; umask; touch /tmp/f; stat -c '%u:%g %a' /tmp/f; grep ^Groups /proc/self/status");
-    b.set("/process/user", json!({"uid": 1000, "gid": 1001, "umask": 0o077, "additionalGids": [10, 20]}));
+    b.set(
+        "/process/user",
+        json!({"uid": 1000, "gid": 1001, "umask": 0o077, "additionalGids": [10, 20]}),
+    );
     let rt = Runtime::new();
     let out = rt.run_ok(&b);
     let lines: Vec<&str> = out.lines().collect();
@@ -52,15 +71,28 @@ fn user_uid_gid_groups_umask() {
     assert!(groups.contains(&"10") && groups.contains(&"20"), "{out}");
     assert_eq!(lines[3], "0077", "{out}");
     assert_eq!(lines[4], "1000:1001 600", "{out}");
-    let mut sup: Vec<&str> = lines[5].trim_start_matches("Groups:").split_whitespace().collect();
+    let mut sup: Vec<&str> = lines[5]
+        .trim_start_matches("Groups:")
+        .split_whitespace()
+        .collect();
     sup.sort_unstable();
-    assert_eq!(sup, ["10", "20"], "only the additionalGids are supplementary: {out}");
+    assert_eq!(
+        sup,
+        ["10", "20"],
+        "only the additionalGids are supplementary: {out}"
+    );
 }
 
 #[test]
 fn capabilities_match_the_configured_sets() {
     let mut b = Bundle::new(&["cat", "/proc/self/status"]);
-    let bnd = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID", "CAP_SYS_ADMIN"];
+    let bnd = [
+        "CAP_CHOWN",
+        "CAP_KILL",
+        "CAP_NET_RAW",
+        "CAP_SETUID",
+        "CAP_SYS_ADMIN",
+    ];
     let eff = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"];
     let inh = ["CAP_KILL", "CAP_NET_RAW"];
     let amb = ["CAP_NET_RAW"];
@@ -70,11 +102,31 @@ fn capabilities_match_the_configured_sets() {
     );
     let rt = Runtime::new();
     let st = rt.run_ok(&b);
-    assert_eq!(status_field(&st, "CapBnd"), Some(cap_mask(&bnd).as_str()), "{st}");
-    assert_eq!(status_field(&st, "CapEff"), Some(cap_mask(&eff).as_str()), "{st}");
-    assert_eq!(status_field(&st, "CapPrm"), Some(cap_mask(&eff).as_str()), "{st}");
-    assert_eq!(status_field(&st, "CapInh"), Some(cap_mask(&inh).as_str()), "{st}");
-    assert_eq!(status_field(&st, "CapAmb"), Some(cap_mask(&amb).as_str()), "{st}");
+    assert_eq!(
+        status_field(&st, "CapBnd"),
+        Some(cap_mask(&bnd).as_str()),
+        "{st}"
+    );
+    assert_eq!(
+        status_field(&st, "CapEff"),
+        Some(cap_mask(&eff).as_str()),
+        "{st}"
+    );
+    assert_eq!(
+        status_field(&st, "CapPrm"),
+        Some(cap_mask(&eff).as_str()),
+        "{st}"
+    );
+    assert_eq!(
+        status_field(&st, "CapInh"),
+        Some(cap_mask(&inh).as_str()),
+        "{st}"
+    );
+    assert_eq!(
+        status_field(&st, "CapAmb"),
+        Some(cap_mask(&amb).as_str()),
+        "{st}"
+    );
 }
 
 #[test]
@@ -88,8 +140,16 @@ fn capabilities_survive_a_non_root_user_through_ambient() {
     );
     let rt = Runtime::new();
     let st = rt.run_ok(&b);
-    assert_eq!(status_field(&st, "CapEff"), Some(cap_mask(&set).as_str()), "{st}");
-    assert_eq!(status_field(&st, "CapAmb"), Some(cap_mask(&set).as_str()), "{st}");
+    assert_eq!(
+        status_field(&st, "CapEff"),
+        Some(cap_mask(&set).as_str()),
+        "{st}"
+    );
+    assert_eq!(
+        status_field(&st, "CapAmb"),
+        Some(cap_mask(&set).as_str()),
+        "{st}"
+    );
 }
 
 #[test]
@@ -105,7 +165,8 @@ fn empty_capabilities_drop_everything() {
 
 #[test]
 fn rlimits_are_applied() {
-    let mut b = Bundle::sh("ulimit -n; ulimit -Hn; ulimit -s; grep 'Max processes' /proc/self/limits");
+    let mut b =
+        Bundle::sh("ulimit -n; ulimit -Hn; ulimit -s; grep 'Max processes' /proc/self/limits");
     b.set(
         "/process/rlimits",
         json!([
@@ -118,7 +179,11 @@ fn rlimits_are_applied() {
     let out = rt.run_ok(&b);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(&lines[..3], ["1234", "4321", "4096"], "{out}");
-    assert_eq!(lines[3].split_whitespace().collect::<Vec<_>>()[2..4], ["77", "88"], "{out}");
+    assert_eq!(
+        lines[3].split_whitespace().collect::<Vec<_>>()[2..4],
+        ["77", "88"],
+        "{out}"
+    );
 }
 
 #[test]
@@ -145,7 +210,10 @@ fn io_priority() {
         return;
     }
     let mut b = Bundle::new(&["ionice"]);
-    b.set("/process/ioPriority", json!({"class": "IOPRIO_CLASS_BE", "priority": 6}));
+    b.set(
+        "/process/ioPriority",
+        json!({"class": "IOPRIO_CLASS_BE", "priority": 6}),
+    );
     let rt = Runtime::new();
     assert_eq!(rt.run_ok(&b).trim(), "best-effort: prio 6");
 }
@@ -157,11 +225,17 @@ fn scheduler_policy_and_nice() {
         return;
     }
     let mut b = Bundle::new(&["cat", "/proc/self/stat"]);
-    b.set("/process/scheduler", json!({"policy": "SCHED_BATCH", "nice": 5}));
+    b.set(
+        "/process/scheduler",
+        json!({"policy": "SCHED_BATCH", "nice": 5}),
+    );
     let rt = Runtime::new();
     let stat = rt.run_ok(&b);
     // Fields after "(comm)": state is field 3; nice is 19, policy is 41.
-    let rest: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let rest: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
     assert_eq!(rest.get(19 - 3), Some(&"5"), "nice: {stat}");
     assert_eq!(rest.get(41 - 3), Some(&"3"), "policy SCHED_BATCH: {stat}");
 }

@@ -11,8 +11,7 @@ use spec_tests::{tempdir::unique_name, Bundle, Runtime};
 fn line_for<'a>(mountinfo: &'a str, dest: &str) -> &'a str {
     mountinfo
         .lines()
-        .filter(|l| l.split(' ').nth(4) == Some(dest))
-        .next_back()
+        .rfind(|l| l.split(' ').nth(4) == Some(dest))
         .unwrap_or_else(|| panic!("no mount at {dest} in:\n{mountinfo}"))
 }
 
@@ -23,7 +22,9 @@ fn mount_opts(line: &str) -> Vec<&str> {
 
 #[test]
 fn readonly_root_refuses_writes() {
-    let mut b = Bundle::sh("touch /newfile 2>/dev/null && echo wrote || echo refused; cat /proc/self/mountinfo");
+    let mut b = Bundle::sh(
+        "touch /newfile 2>/dev/null && echo wrote || echo refused; cat /proc/self/mountinfo",
+    );
     b.set("/root/readonly", json!(true));
     let rt = Runtime::new();
     let out = rt.run_ok(&b);
@@ -55,8 +56,17 @@ fn no_pivot_runs_in_the_rootfs() {
     let rt = Runtime::new();
     let id = rt.id("nopivot");
     b.save();
-    let out = rt.exec(&["run", "--no-pivot", "--bundle", &b.path().to_string_lossy(), &id]);
-    assert_eq!(out.expect_ok().stdout, "root:x:0:0:root:/root:/bin/sh\n/bin/busybox\n");
+    let out = rt.exec(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        &b.path().to_string_lossy(),
+        &id,
+    ]);
+    assert_eq!(
+        out.expect_ok().stdout,
+        "root:x:0:0:root:/root:/bin/sh\n/bin/busybox\n"
+    );
     assert_clean(&rt, &id, &b, None);
 }
 
@@ -70,15 +80,23 @@ fn bind_mount_and_readonly_bind() {
     std::fs::write(src.join("file"), "hello\n").expect("write");
     let s = src.to_string_lossy().into_owned();
     b.mount(json!({"destination": "/data", "type": "bind", "source": s, "options": ["bind"]}));
-    b.mount(json!({"destination": "/rodata", "type": "bind", "source": s, "options": ["bind", "ro"]}));
+    b.mount(
+        json!({"destination": "/rodata", "type": "bind", "source": s, "options": ["bind", "ro"]}),
+    );
     let rt = Runtime::new();
     let id = rt.id("bind");
     let out = rt.run(&b, &id);
     let text = &out.expect_ok().stdout;
     assert!(text.starts_with("hello\nhello\nrefused\n"), "{out}");
-    assert!(mount_opts(line_for(text, "/rodata")).contains(&"ro"), "{out}");
+    assert!(
+        mount_opts(line_for(text, "/rodata")).contains(&"ro"),
+        "{out}"
+    );
     assert!(mount_opts(line_for(text, "/data")).contains(&"rw"), "{out}");
-    assert_eq!(std::fs::read_to_string(src.join("new")).unwrap_or_default(), "y\n");
+    assert_eq!(
+        std::fs::read_to_string(src.join("new")).unwrap_or_default(),
+        "y\n"
+    );
     assert_clean(&rt, &id, &b, None);
 }
 
@@ -88,8 +106,14 @@ fn rbind_carries_submounts_and_bind_does_not() {
     let src = b.host_dir("tree");
     let sub = src.join("sub");
     std::fs::create_dir_all(&sub).expect("mkdir");
-    nix::mount::mount(Some("tmpfs"), &sub, Some("tmpfs"), nix::mount::MsFlags::empty(), Some("size=1m"))
-        .expect("mount tmpfs on the host");
+    nix::mount::mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=1m"),
+    )
+    .expect("mount tmpfs on the host");
     std::fs::write(sub.join("inner"), "").expect("write");
     let s = src.to_string_lossy().into_owned();
     b.mount(json!({"destination": "/r", "type": "bind", "source": s, "options": ["rbind"]}));
@@ -97,14 +121,19 @@ fn rbind_carries_submounts_and_bind_does_not() {
     let rt = Runtime::new();
     let out = rt.run_ok(&b);
     let _ = nix::mount::umount2(&sub, nix::mount::MntFlags::MNT_DETACH);
-    assert_eq!(out, "inner\n-\n", "rbind shows the submount, bind the empty dir");
+    assert_eq!(
+        out, "inner\n-\n",
+        "rbind shows the submount, bind the empty dir"
+    );
 }
 
 #[test]
 fn tmpfs_size_mode_and_flags() {
     let mut b = Bundle::sh("stat -c %a /t; cat /proc/self/mountinfo");
-    b.mount(json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs",
-        "options": ["size=1m", "mode=700", "nosuid", "nodev", "noexec"]}));
+    b.mount(
+        json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs",
+        "options": ["size=1m", "mode=700", "nosuid", "nodev", "noexec"]}),
+    );
     b.mount(json!({"destination": "/rot", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]}));
     let rt = Runtime::new();
     let out = rt.run_ok(&b);
@@ -123,7 +152,16 @@ fn kernel_filesystems_are_mounted_with_their_flags() {
     let b = Bundle::new(&["cat", "/proc/self/mountinfo"]);
     let rt = Runtime::new();
     let out = rt.run_ok(&b);
-    let fstype = |dest: &str| line_for(&out, dest).split(" - ").nth(1).unwrap_or("").split(' ').next().unwrap_or("").to_string();
+    let fstype = |dest: &str| {
+        line_for(&out, dest)
+            .split(" - ")
+            .nth(1)
+            .unwrap_or("")
+            .split(' ')
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
     assert_eq!(fstype("/proc"), "proc");
     assert_eq!(fstype("/sys"), "sysfs");
     assert_eq!(fstype("/dev/pts"), "devpts");
@@ -134,20 +172,29 @@ fn kernel_filesystems_are_mounted_with_their_flags() {
     let cg = fstype("/sys/fs/cgroup");
     assert!(cg == "cgroup2" || cg == "tmpfs", "{cg}");
     if cg == "tmpfs" {
-        assert!(out.lines().any(|l| l.contains(" /sys/fs/cgroup/") && l.contains(" - cgroup ")), "{out}");
+        assert!(
+            out.lines()
+                .any(|l| l.contains(" /sys/fs/cgroup/") && l.contains(" - cgroup ")),
+            "{out}"
+        );
     }
     let sys = mount_opts(line_for(&out, "/sys"));
     for f in ["ro", "nosuid", "nodev", "noexec"] {
         assert!(sys.contains(&f), "/sys lacks {f}: {sys:?}");
     }
     let pts = line_for(&out, "/dev/pts");
-    assert!(pts.contains("ptmxmode=666") && pts.contains("mode=620") && pts.contains("gid=5"), "{pts}");
+    assert!(
+        pts.contains("ptmxmode=666") && pts.contains("mode=620") && pts.contains("gid=5"),
+        "{pts}"
+    );
 }
 
 #[test]
 fn symlinked_destinations_stay_inside_the_rootfs() {
     let name = unique_name("skt-escape");
-    let mut b = Bundle::sh(&format!("cat /{name}/file; cat /{name}-2/file; cat /{name}-3/file"));
+    let mut b = Bundle::sh(&format!(
+        "cat /{name}/file; cat /{name}-2/file; cat /{name}-3/file"
+    ));
     std::os::unix::fs::symlink("/", b.rootfs().join("rootlink")).expect("symlink");
     std::os::unix::fs::symlink(format!("/{name}-2"), b.rootfs().join("abslink")).expect("symlink");
     let src = b.host_dir("src");
@@ -166,8 +213,15 @@ fn symlinked_destinations_stay_inside_the_rootfs() {
     let _ = std::fs::remove_dir(&host);
     let _ = std::fs::remove_dir(&host2);
     let _ = std::fs::remove_dir(&host3);
-    assert!(!escaped, "the runtime created {} on the host", host.display());
+    assert!(
+        !escaped,
+        "the runtime created {} on the host",
+        host.display()
+    );
     assert_eq!(out.expect_ok().stdout, "inside\ninside\ninside\n");
-    assert!(b.rootfs().join(&name).is_dir(), "mount point made inside the rootfs");
+    assert!(
+        b.rootfs().join(&name).is_dir(),
+        "mount point made inside the rootfs"
+    );
     assert_clean(&rt, &id, &b, None);
 }

@@ -12,8 +12,11 @@ use spec_tests::{Bundle, Runtime, TempDir};
 
 #[test]
 fn terminal_through_console_socket() {
-    let mut b = Bundle::sh("[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo tty-ok; stty size; tty; echo END; sleep 100");
-    b.set("/process/terminal", json!(true)).set("/process/consoleSize", json!({"height": 30, "width": 100}));
+    let mut b = Bundle::sh(
+        "[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo tty-ok; stty size; tty; echo END; sleep 100",
+    );
+    b.set("/process/terminal", json!(true))
+        .set("/process/consoleSize", json!({"height": 30, "width": 100}));
     let dir = TempDir::new("skt-console");
     let sock = ConsoleSocket::bind(dir.path());
     let rt = Runtime::new();
@@ -22,7 +25,16 @@ fn terminal_through_console_socket() {
     let bundle = b.path().to_string_lossy().into_owned();
     let sock_path = sock.path().to_string_lossy().into_owned();
     let mut master = std::thread::scope(|s| {
-        let create = s.spawn(|| rt.exec(&["create", "--bundle", &bundle, "--console-socket", &sock_path, &id]));
+        let create = s.spawn(|| {
+            rt.exec(&[
+                "create",
+                "--bundle",
+                &bundle,
+                "--console-socket",
+                &sock_path,
+                &id,
+            ])
+        });
         let master = sock.receive_master(Duration::from_secs(20));
         create.join().expect("create thread").expect_ok();
         master
@@ -33,7 +45,10 @@ fn terminal_through_console_socket() {
     let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
     assert_eq!(lines.first(), Some(&"tty-ok"), "{text:?}");
     assert_eq!(lines.get(1), Some(&"30 100"), "consoleSize: {text:?}");
-    assert!(lines.get(2).is_some_and(|l| l.starts_with("/dev/pts/")), "{text:?}");
+    assert!(
+        lines.get(2).is_some_and(|l| l.starts_with("/dev/pts/")),
+        "{text:?}"
+    );
     rt.delete_force(&id).expect_ok();
     assert_clean(&rt, &id, &b, None);
 }
@@ -56,7 +71,11 @@ fn preserve_fds_passes_fd_3() {
         .arg(b.path())
         .arg(&id);
     let out = rt.output(cmd, Duration::from_secs(30));
-    assert_eq!(out.expect_ok().stdout, "from fd 3\nno-fd-4\n", "only fds 3..3+N pass: {out}");
+    assert_eq!(
+        out.expect_ok().stdout,
+        "from fd 3\nno-fd-4\n",
+        "only fds 3..3+N pass: {out}"
+    );
     assert_clean(&rt, &id, &b, None);
 }
 
