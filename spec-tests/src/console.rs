@@ -30,7 +30,8 @@ impl ConsoleSocket {
     }
 
     /// Accept one connection and receive the pty master (waits `timeout`).
-    pub fn receive_master(&self, timeout: Duration) -> std::fs::File {
+    /// Errors say what arrived instead, for the test's message.
+    pub fn receive_master(&self, timeout: Duration) -> Result<std::fs::File, String> {
         let start = Instant::now();
         let stream = loop {
             match self.listener.accept() {
@@ -40,7 +41,7 @@ impl ConsoleSocket {
                 {
                     std::thread::sleep(Duration::from_millis(10))
                 }
-                Err(e) => panic!("accept on {}: {e}", self.path.display()),
+                Err(e) => return Err(format!("accept on {}: {e}", self.path.display())),
             }
         };
         stream.set_nonblocking(false).ok();
@@ -53,18 +54,25 @@ impl ConsoleSocket {
             Some(&mut space),
             MsgFlags::MSG_CMSG_CLOEXEC,
         )
-        .unwrap_or_else(|e| panic!("recvmsg on {}: {e}", self.path.display()));
-        for cmsg in msg.cmsgs().into_iter().flatten() {
+        .map_err(|e| format!("recvmsg on {}: {e}", self.path.display()))?;
+        let (bytes, flags) = (msg.bytes, msg.flags);
+        let cmsgs = msg
+            .cmsgs()
+            .map_err(|e| format!("control data on {}: {e}", self.path.display()))?;
+        for cmsg in cmsgs {
             if let ControlMessageOwned::ScmRights(fds) = cmsg {
                 if let Some(&fd) = fds.first() {
                     // SAFETY: the kernel just installed `fd` in our table for
                     // us alone (SCM_RIGHTS); nothing else owns it.
                     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-                    return std::fs::File::from(owned);
+                    return Ok(std::fs::File::from(owned));
                 }
             }
         }
-        panic!("no fd in the message on {}", self.path.display());
+        Err(format!(
+            "no fd in the message on {} ({bytes} bytes, flags {flags:?})",
+            self.path.display()
+        ))
     }
 }
 

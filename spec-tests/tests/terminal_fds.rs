@@ -36,8 +36,12 @@ fn terminal_through_console_socket() {
             ])
         });
         let master = sock.receive_master(Duration::from_secs(20));
-        create.join().expect("create thread").expect_ok();
-        master
+        let out = create.join().expect("create thread");
+        match master {
+            Ok(m) if out.ok() => m,
+            Ok(_) => panic!("create failed after sending the pty: {out}"),
+            Err(e) => panic!("{e}\n{out}"),
+        }
     });
     assert!(is_tty(&master), "the received fd is a pty master");
     rt.start(&id).expect_ok();
