@@ -190,9 +190,11 @@ fn kill_all_reaches_every_process() {
     while spec_tests::leaks::processes_in(&b.rootfs()).len() < 3 && start.elapsed() < WAIT {
         std::thread::sleep(Duration::from_millis(10));
     }
+    let procs = spec_tests::leaks::processes_in(&b.rootfs());
     assert!(
-        spec_tests::leaks::processes_in(&b.rootfs()).len() >= 3,
-        "container has its 3 processes"
+        procs.len() >= 3,
+        "container should have 3 processes, has {procs:?}: {}",
+        rt.state_out(&id)
     );
     rt.exec(&["kill", "--all", &id, "KILL"]).expect_ok();
     assert!(rt.wait_status(&id, "stopped", WAIT));
