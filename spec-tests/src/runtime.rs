@@ -114,7 +114,9 @@ pub struct Runtime {
     root: TempDir,
     io: TempDir,
     ids: Mutex<Vec<String>>,
-    pids: Mutex<Vec<i32>>,
+    /// (pid, start time) pairs: a pid is killed only while it is still the
+    /// same process, never a later reuse of the number.
+    pids: Mutex<Vec<(i32, u64)>>,
 }
 
 impl Default for Runtime {
@@ -162,10 +164,16 @@ impl Runtime {
         }
     }
 
-    /// SIGKILL `pid` on drop if it is still alive.
+    /// SIGKILL `pid` on drop if it is still alive (and still the same
+    /// process). `state` tracks every container pid it sees.
     pub fn track_pid(&self, pid: i32) {
+        let Some(start) = start_time(pid) else {
+            return;
+        };
         if let Ok(mut pids) = self.pids.lock() {
-            pids.push(pid);
+            if !pids.contains(&(pid, start)) {
+                pids.push((pid, start));
+            }
         }
     }
 
@@ -262,7 +270,11 @@ impl Runtime {
     pub fn state(&self, id: &str) -> Value {
         let out = self.state_out(id);
         out.expect_ok();
-        out.json()
+        let st = out.json();
+        if let Some(pid) = st["pid"].as_i64().filter(|p| *p > 1) {
+            self.track_pid(pid as i32);
+        }
+        st
     }
 
     pub fn kill(&self, id: &str, sig: &str) -> Out {
@@ -282,7 +294,8 @@ impl Runtime {
         let start = Instant::now();
         while start.elapsed() < timeout {
             let out = self.state_out(id);
-            if out.ok() && out.json()["status"] == want {
+            let st: Option<Value> = serde_json::from_str(&out.stdout).ok();
+            if out.ok() && st.is_some_and(|st| st["status"] == want) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -303,8 +316,8 @@ impl Drop for Runtime {
             }
         }
         let pids = self.pids.lock().map(|v| v.clone()).unwrap_or_default();
-        for pid in pids {
-            if pid > 1 {
+        for (pid, start) in pids {
+            if pid > 1 && start_time(pid) == Some(start) && crate::leaks::pid_alive(pid) {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid),
                     nix::sys::signal::Signal::SIGKILL,
@@ -312,4 +325,11 @@ impl Drop for Runtime {
             }
         }
     }
+}
+
+/// Field 22 of /proc/PID/stat: when the process started, in clock ticks.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    rest.split_whitespace().nth(19)?.parse().ok()
 }

@@ -3,8 +3,6 @@
 //! config field, e.g. `linux.namespaces[5].type`; under runc: runc's
 //! wording) and leave nothing behind: no state dir, no mount, no process.
 
-use std::time::Duration;
-
 use serde_json::json;
 use spec_tests::leaks::assert_clean;
 use spec_tests::{is_runc, Bundle, Out, Runtime};
@@ -496,20 +494,18 @@ fn malformed_and_hostile_bundles_fail_cleanly() {
 }
 
 #[test]
-fn failed_create_leaves_no_process_behind_even_late_in_setup() {
-    // Fails after the init process exists (exec of a missing binary).
-    let mut b = Bundle::new(&["nonexistent-binary-skt"]);
-    b.set("/process/args", json!(["nonexistent-binary-skt"]));
+fn failed_run_leaves_nothing_behind() {
+    // `run` = create + start + wait + delete: a failure at the last moment
+    // (exec of a missing binary, after namespaces and mounts exist) must
+    // still delete everything.
+    let b = Bundle::new(&["/bin/nonexistent-binary-skt"]);
     let rt = Runtime::new();
-    let id = rt.id("latefail");
-    let out = rt.create(&b, &id);
-    if out.ok() {
-        // runc only finds out at start: the exec happens then.
-        let _ = rt.start(&id);
-        assert!(
-            rt.wait_status(&id, "stopped", Duration::from_secs(5)) || !rt.state_dir(&id).exists()
-        );
-        let _ = rt.delete_force(&id);
-    }
+    let id = rt.id("runfail");
+    let out = rt.run(&b, &id);
+    out.expect_fail();
+    assert!(
+        out.last_err_line().contains("nonexistent-binary-skt"),
+        "names the program: {out}"
+    );
     assert_clean(&rt, &id, &b, None);
 }
