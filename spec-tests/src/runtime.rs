@@ -258,6 +258,8 @@ impl Runtime {
         let id = self.id("run");
         let out = self.run(b, &id);
         out.expect_ok();
+        // Captured by the test harness: shown (with stderr) only on failure.
+        eprintln!("{out}");
         out.stdout
     }
 
