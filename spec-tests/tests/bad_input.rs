@@ -301,6 +301,27 @@ fn cases() -> Vec<Case> {
             runc: Some("UTS"),
         },
         Case {
+            name: "unknown seccomp action",
+            edit: |b| {
+                b.set(
+                    "/linux/seccomp",
+                    json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_SKIFF"}]}),
+                );
+            },
+            op: Op::Create,
+            skiff: "linux.seccomp.syscalls[0].action",
+            runc: Some("SCMP_ACT_SKIFF"),
+        },
+        Case {
+            name: "unknown seccomp default action",
+            edit: |b| {
+                b.set("/linux/seccomp", json!({"defaultAction": "SCMP_ACT_NOPE"}));
+            },
+            op: Op::Create,
+            skiff: "linux.seccomp.defaultAction",
+            runc: Some("SCMP_ACT_NOPE"),
+        },
+        Case {
             name: "terminal without --console-socket",
             edit: |b| {
                 b.set("/process/terminal", json!(true));

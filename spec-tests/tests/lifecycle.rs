@@ -181,6 +181,25 @@ fn kill_by_name_and_number() {
 }
 
 #[test]
+fn kill_defaults_to_sigterm() {
+    let b = Bundle::sh("trap 'exit 4' TERM; echo > /tmp/ready; while :; do usleep 20000; done");
+    let rt = Runtime::new();
+    let id = rt.id("killterm");
+    rt.run_detached(&b, &id).expect_ok();
+    let ready = b.rootfs().join("tmp/ready");
+    let start = std::time::Instant::now();
+    while !ready.exists() && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    rt.exec(&["kill", &id]).expect_ok();
+    assert!(
+        rt.wait_status(&id, "stopped", WAIT),
+        "kill without a signal sends TERM"
+    );
+    rt.delete(&id).expect_ok();
+}
+
+#[test]
 fn kill_all_reaches_every_process() {
     let b = Bundle::sh("sleep 100 & sleep 100 & echo > /tmp/ready; wait");
     let rt = Runtime::new();

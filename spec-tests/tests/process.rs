@@ -35,6 +35,20 @@ fn env_is_exactly_the_configured_list() {
 }
 
 #[test]
+fn args0_is_looked_up_in_the_container_path() {
+    let mut b = Bundle::new(&["mytool"]);
+    let dir = b.rootfs().join("opt/tools");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("mytool"), "#!/bin/sh\necho mytool ran as $0\n").expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("mytool"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    b.set("/process/env", json!(["PATH=/opt/tools:/bin"]));
+    let rt = Runtime::new();
+    assert_eq!(rt.run_ok(&b), "mytool ran as /opt/tools/mytool\n");
+}
+
+#[test]
 fn home_is_set_when_missing() {
     let mut b = Bundle::sh("echo $HOME");
     b.set("/process/env", json!(["PATH=/bin"]));
