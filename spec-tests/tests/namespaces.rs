@@ -108,7 +108,8 @@ fn mount_namespace_keeps_container_mounts_off_the_host() {
 
 #[test]
 fn user_namespace_maps_ids() {
-    let mut b = Bundle::sh("cat /proc/self/uid_map /proc/self/gid_map; id -u");
+    let mut b =
+        Bundle::sh("cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u /bin/busybox");
     b.namespace("user", None)
         .set(
             "/linux/uidMappings",
@@ -118,9 +119,6 @@ fn user_namespace_maps_ids() {
             "/linux/gidMappings",
             json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
         );
-    // sysfs and cgroup mounts need a matching netns/cgroupns owner; keep the
-    // mounts a user-namespaced container can always make.
-    b.remove("/mounts/6").remove("/mounts/5");
     let rt = Runtime::new();
     let out = rt.run_ok(&b);
     let rows: Vec<Vec<&str>> = out
@@ -130,6 +128,8 @@ fn user_namespace_maps_ids() {
     assert_eq!(rows[0], ["0", "100000", "65536"], "{out}");
     assert_eq!(rows[1], ["0", "100000", "65536"], "{out}");
     assert_eq!(rows[2], ["0"], "{out}");
+    // Host root is unmapped inside: its files show as the overflow uid.
+    assert_eq!(rows[3], ["65534"], "{out}");
 }
 
 #[test]
