@@ -50,7 +50,7 @@ deps-test:
 
 # Unit tests of every crate, then spec-tests against the release skiff.
 test: deps-test build
-	$(CARGO) test --workspace --release --no-fail-fast
+	SKIFF_RUNTIME=$${SKIFF_RUNTIME:-$(SKIFF)} $(CARGO) test --workspace --release --no-fail-fast
 
 check:
 	$(CARGO) fmt --all --check
