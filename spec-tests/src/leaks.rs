@@ -16,7 +16,7 @@ pub fn mounts_under(dir: &Path) -> Vec<String> {
     table
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .filter(|mp| mp.starts_with(dir.as_ref()))
+        .filter(|mp| under(mp, &dir))
         .map(String::from)
         .collect()
 }
@@ -27,9 +27,15 @@ pub fn mountinfo_mentions(dir: &Path) -> Vec<String> {
     let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     table
         .lines()
-        .filter(|l| l.contains(dir.as_ref()))
+        .filter(|l| l.split(' ').take(5).any(|field| under(field, &dir)))
         .map(String::from)
         .collect()
+}
+
+/// `path` is `dir` or inside it (`/tmp/b-1` is not inside `/tmp/b`).
+fn under(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// A process exists and is not a zombie.
