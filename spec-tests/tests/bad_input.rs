@@ -174,6 +174,17 @@ fn cases() -> Vec<Case> {
             runc: Some("no such device"),
         },
         Case {
+            name: "rootfs /proc is a symlink out of the rootfs",
+            edit: |b| {
+                let proc_dir = b.rootfs().join("proc");
+                let _ = std::fs::remove_dir(&proc_dir);
+                let _ = std::os::unix::fs::symlink("/tmp", &proc_dir);
+            },
+            op: Op::Create,
+            skiff: "mounts[0]|/proc",
+            runc: Some("/proc"),
+        },
+        Case {
             name: "unknown capability",
             edit: |b| {
                 b.push("/process/capabilities/bounding", json!("CAP_SKIFF_NOPE"));
@@ -466,6 +477,7 @@ fn run_case(c: &Case) -> Result<(), String> {
     } else {
         c.skiff
     };
+    eprintln!("{}: {}", c.name, out.last_err_line());
     let last = out.last_err_line().to_lowercase();
     if !want.split('|').any(|w| last.contains(&w.to_lowercase())) {
         return Err(format!(
