@@ -3,7 +3,7 @@
 //! it sends as SCM_RIGHTS.
 
 use std::io::{IoSliceMut, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -62,9 +62,7 @@ impl ConsoleSocket {
         for cmsg in cmsgs {
             if let ControlMessageOwned::ScmRights(fds) = cmsg {
                 if let Some(&fd) = fds.first() {
-                    // SAFETY: the kernel just installed `fd` in our table for
-                    // us alone (SCM_RIGHTS); nothing else owns it.
-                    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+                    let owned = crate::sys::own_received_fd(fd);
                     return Ok(std::fs::File::from(owned));
                 }
             }

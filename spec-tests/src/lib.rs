@@ -12,10 +12,13 @@
 //! - [`leaks`]: assertions that a container left nothing behind.
 //! - [`console`]: a `--console-socket` receiver (SCM_RIGHTS).
 
+#![deny(unsafe_code)]
+
 pub mod bundle;
 pub mod console;
 pub mod leaks;
 pub mod runtime;
+mod sys;
 pub mod tempdir;
 
 pub use bundle::Bundle;
