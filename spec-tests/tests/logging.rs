@@ -119,3 +119,59 @@ fn log_file_is_appended_not_truncated() {
     );
     assert!(text.lines().count() >= 2, "{text}");
 }
+
+#[test]
+fn debug_adds_debug_lines_and_success_logs_no_error() {
+    let b = Bundle::new(&["true"]);
+    let rt = Runtime::new();
+    let dir = TempDir::new("skt-log");
+    b.save();
+    let bundle = b.path().to_string_lossy().into_owned();
+    let quiet = dir.path().join("quiet.json");
+    let id = rt.id("logquiet");
+    rt.exec(&[
+        "--log",
+        &quiet.to_string_lossy(),
+        "--log-format",
+        "json",
+        "run",
+        "--bundle",
+        &bundle,
+        &id,
+    ])
+    .expect_ok();
+    let text = std::fs::read_to_string(&quiet).unwrap_or_default();
+    assert!(
+        !text.contains("\"level\":\"error\""),
+        "a successful run logs no error: {text}"
+    );
+    assert!(
+        !text.contains("\"level\":\"debug\""),
+        "no debug lines without --debug: {text}"
+    );
+
+    let debug = dir.path().join("debug.json");
+    let id = rt.id("logdebug");
+    rt.exec(&[
+        "--debug",
+        "--log",
+        &debug.to_string_lossy(),
+        "--log-format",
+        "json",
+        "run",
+        "--bundle",
+        &bundle,
+        &id,
+    ])
+    .expect_ok();
+    let text = std::fs::read_to_string(&debug).unwrap_or_default();
+    let levels: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| v["level"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        levels.iter().any(|l| l == "debug"),
+        "--debug writes debug lines: {text}"
+    );
+}
