@@ -1,6 +1,7 @@
 //! "Nothing left behind": after a delete, or a create that failed, there is
 //! no state dir for the id, no mount mentioning the bundle in the host's
-//! mount table, and no live process rooted in (or working in) the rootfs.
+//! mount table, no live process rooted in (or working in) the rootfs, and
+//! no cgroup directory named after the id.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -90,6 +91,34 @@ pub fn processes_in(dir: &Path) -> Vec<i32> {
         if hit && pid_alive(pid) {
             found.push(pid);
         }
+    }
+    found
+}
+
+/// Cgroup directories named `id` in any hierarchy under /sys/fs/cgroup, up
+/// to a few levels deep (runc uses `/<id>`, runtimes may nest it under a
+/// parent of their own or under the caller's cgroup).
+pub fn cgroups_named(id: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut level: Vec<std::path::PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    for _ in 0..5 {
+        let mut next = Vec::new();
+        for dir in &level {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    if e.file_name() == id {
+                        found.push(e.path());
+                    }
+                    next.push(e.path());
+                }
+            }
+        }
+        level = next;
     }
     found
 }
