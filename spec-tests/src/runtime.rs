@@ -326,6 +326,23 @@ impl Drop for Runtime {
                 );
             }
         }
+        // A runtime that failed half-way may leave its cgroups behind (the
+        // test has already said so); our ids are unique to this process, so
+        // removing empty dirs with that name only undoes what we caused.
+        let ids = self.ids.lock().map(|v| v.clone()).unwrap_or_default();
+        for id in ids.iter().filter(|id| id.starts_with("skt-")) {
+            let mut dirs = crate::leaks::cgroups_named(id);
+            dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+            for d in dirs {
+                // Killed processes leave the cgroup a moment after SIGKILL.
+                for _ in 0..50 {
+                    if std::fs::remove_dir(&d).is_ok() || !d.exists() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
     }
 }
 
