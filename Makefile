@@ -1,0 +1,66 @@
+# skiff: build, try, test, check, benchmark.
+#   make demo   build skiff and run a busybox container with it
+#   make test   unit tests + the black-box spec-tests (installs missing apt packages as root)
+#   make check  rustfmt and clippy, warnings are errors
+#   make bench  skiff beside runc and crun (bench/runtime.sh)
+
+CARGO ?= cargo
+SKIFF ?= $(CURDIR)/target/release/skiff
+# Packages the tests and benchmarks drive (runc is the behaviour reference).
+TEST_PKGS := runc crun busybox-static bats hyperfine iproute2 uidmap time util-linux
+DEMO_PKGS := busybox-static
+
+.PHONY: all build demo demo-run test deps-test check bench bench-run clean
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace
+
+# Install the packages in $(1) that are missing, when root; apt-get update only
+# if a plain install fails (fresh machine, stale lists).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq $$missing >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $$missing; }; \
+	  else echo "warning: missing packages:$$missing (install them, or run as root)" >&2; fi; \
+	fi
+endef
+
+demo: build demo-run
+
+# A rootfs made of /bin/busybox in a temp dir, `skiff spec`, args patched, `skiff run`.
+demo-run:
+	$(call apt_install,$(DEMO_PKGS))
+	@set -eu; d=$$(mktemp -d /tmp/skiff-demo.XXXXXX); \
+	trap '$(SKIFF) --root "$$d/state" delete --force skiff-demo >/dev/null 2>&1 || true; rm -rf "$$d"' EXIT; \
+	mkdir -p "$$d/rootfs/bin"; cp /bin/busybox "$$d/rootfs/bin/busybox"; \
+	for a in $$(/bin/busybox --list); do [ "$$a" = busybox ] || ln -s busybox "$$d/rootfs/bin/$$a"; done; \
+	cd "$$d"; $(SKIFF) spec; \
+	python3 -c 'import json; c = json.load(open("config.json")); c["process"]["terminal"] = False; c["process"]["args"] = ["sh", "-c", "echo hello from a skiff container; echo pid $$$$ on host $$(hostname) as $$(id -u):$$(id -g); ls /"]; json.dump(c, open("config.json", "w"), indent=2)'; \
+	echo "+ skiff run --bundle $$d skiff-demo"; \
+	$(SKIFF) --root "$$d/state" run --bundle "$$d" skiff-demo; \
+	echo "+ exit status $$?"
+
+deps-test:
+	$(call apt_install,$(TEST_PKGS))
+	@command -v python3 >/dev/null || echo "warning: python3 missing (bench and demo use it)" >&2
+
+# Unit tests of every crate, then spec-tests against the release skiff.
+test: deps-test build
+	SKIFF_RUNTIME=$${SKIFF_RUNTIME:-$(SKIFF)} $(CARGO) test --workspace --release --no-fail-fast
+
+check:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench: build bench-run
+
+bench-run:
+	$(call apt_install,hyperfine time busybox-static runc crun)
+	SKIFF_RUNTIME=$(SKIFF) bench/runtime.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Benchmark skiff beside runc and crun on one busybox bundle (ARCHITECTURE.md:
+# "Benchmarks measure skiff beside its peers in the same run and print ratios").
+#
+#   run      : `run` of /bin/true in the foreground (create+start+wait+delete)
+#   run-d    : `run -d` of a sleeping container, then `delete -f`
+#   peak RSS : /usr/bin/time -f %M of one `run` (largest process, KiB)
+#
+# Every runtime goes through the same wrapper, a private mount namespace with
+# /sys/fs/cgroup/unified unmounted (crun 1.8.1 refuses the hybrid layout
+# otherwise), and gets its own --root. Exit status is non-zero only when a
+# runtime that is present fails to run the bundle, never because of a ratio.
+#
+# Env: SKIFF_RUNTIME (default target/release/skiff), RUNC, CRUN,
+#      BENCH_RUNS (default 30), BENCH_WARMUP (default 3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${BENCH_RUNS:-30}
+WARMUP=${BENCH_WARMUP:-3}
+SKIFF=${SKIFF_RUNTIME:-$PWD/target/release/skiff}
+RUNC=${RUNC:-$(command -v runc || true)}
+CRUN=${CRUN:-$(command -v crun || true)}
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is required ($2)" >&2; exit 2; }; }
+need hyperfine "apt-get install hyperfine"
+need python3 "python3"
+need unshare "util-linux"
+[ -x /bin/busybox ] || { echo "bench: /bin/busybox missing (apt-get install busybox-static)" >&2; exit 2; }
+if [ ! -x /usr/bin/time ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get install -y -qq time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+    else
+        echo "bench: /usr/bin/time missing (apt-get install time); peak RSS skipped" >&2
+    fi
+fi
+
+WORK=$(mktemp -d /tmp/skiff-bench.XXXXXX)
+cleanup() {
+    for r in "$WORK"/root-*; do
+        [ -d "$r" ] || continue
+        name=${r##*/root-}
+        bin=$(cat "$WORK/bin-$name" 2>/dev/null || true)
+        [ -n "$bin" ] || continue
+        for id in $("$bin" --root "$r" list -q 2>/dev/null || true); do
+            wrap "$bin" --root "$r" delete -f "$id" >/dev/null 2>&1 || true
+        done
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# The common wrapper (see header).
+wrap() { unshare -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"' sh "$@"; }
+WRAP="unshare -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec \"\$@\"' sh"
+
+# One rootfs, two bundles sharing it: /bin/true and a sleeper for run -d.
+mkdir -p "$WORK/rootfs/bin" "$WORK/rootfs/proc" "$WORK/rootfs/sys" "$WORK/rootfs/dev" "$WORK/rootfs/tmp"
+cp /bin/busybox "$WORK/rootfs/bin/busybox"
+for a in sh true sleep; do ln -s busybox "$WORK/rootfs/bin/$a"; done
+for b in true sleep; do mkdir -p "$WORK/$b"; done
+python3 - "$WORK" <<'PY'
+import json, sys
+work = sys.argv[1]
+caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+def config(args):
+    return {
+        "ociVersion": "1.0.2",
+        "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
+                    "env": ["PATH=/bin"], "cwd": "/",
+                    "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
+                    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+                    "noNewPrivileges": True},
+        "root": {"path": work + "/rootfs", "readonly": True},
+        "hostname": "bench",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+        ],
+        "linux": {"namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+                  "maskedPaths": ["/proc/kcore", "/sys/firmware"], "readonlyPaths": ["/proc/sys"]},
+    }
+json.dump(config(["/bin/true"]), open(work + "/true/config.json", "w"))
+json.dump(config(["/bin/sleep", "1000"]), open(work + "/sleep/config.json", "w"))
+PY
+
+declare -a NAMES=()
+declare -A BIN=()
+add() { # name bin
+    if [ -n "$2" ] && [ -x "$2" ]; then NAMES+=("$1"); BIN[$1]=$2; else echo "bench: $1 not found${2:+ at $2}; skipped" >&2; fi
+}
+add skiff "$SKIFF"
+[ -x "$SKIFF" ] || echo "bench: skiff is not built (run \`make build\`); reporting its peers only" >&2
+add runc "$RUNC"
+add crun "$CRUN"
+[ ${#NAMES[@]} -gt 0 ] || { echo "bench: no runtime to measure" >&2; exit 1; }
+
+status=0
+declare -A RUN_MS=() RUND_MS=() RSS=()
+for n in "${NAMES[@]}"; do
+    bin=${BIN[$n]}
+    root="$WORK/root-$n"
+    mkdir -p "$root"
+    echo "$bin" >"$WORK/bin-$n"
+    # Smoke test: a runtime that cannot run the bundle fails the bench.
+    if ! out=$(wrap "$bin" --root "$root" run --bundle "$WORK/true" "smoke-$n" 2>&1); then
+        echo "bench: $n failed to run the bundle: $out" >&2
+        status=1
+        continue
+    fi
+    run_cmd="$WRAP $bin --root $root run --bundle $WORK/true bench-$n"
+    rund_cmd="$WRAP sh -c '$bin --root $root run -d --bundle $WORK/sleep benchd-$n && $bin --root $root delete -f benchd-$n'"
+    if ! hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" \
+        --export-json "$WORK/$n.json" -n run "$run_cmd" -n run-d "$rund_cmd" >"$WORK/$n.log" 2>&1; then
+        echo "bench: hyperfine failed for $n:" >&2
+        cat "$WORK/$n.log" >&2
+        status=1
+        continue
+    fi
+    read -r RUN_MS[$n] RUND_MS[$n] < <(python3 -c '
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+print("%.2f %.2f" % (r["run"]["median"] * 1000, r["run-d"]["median"] * 1000))' "$WORK/$n.json")
+    if [ -x /usr/bin/time ]; then
+        # time runs inside the wrapper's namespace; -o keeps its number apart
+        # from the runtime's own stderr.
+        if wrap /usr/bin/time -o "$WORK/rss-$n" -f %M "$bin" --root "$root" run --bundle "$WORK/true" "rss-$n" >/dev/null 2>&1; then
+            RSS[$n]=$(tail -n 1 "$WORK/rss-$n")
+        else
+            echo "bench: $n failed under /usr/bin/time" >&2
+            status=1
+        fi
+    fi
+done
+
+echo
+echo "skiff benchmark: $(nproc) cores, $(uname -r), $RUNS runs (+$WARMUP warmup), medians"
+printf '| %-8s | %-22s | %-26s | %-14s |\n' runtime "run /bin/true (ms)" "run -d + delete -f (ms)" "peak RSS (KiB)"
+printf '|%s|%s|%s|%s|\n' ---------- ------------------------ ---------------------------- ----------------
+for n in "${NAMES[@]}"; do
+    printf '| %-8s | %22s | %26s | %14s |\n' "$n" "${RUN_MS[$n]:-failed}" "${RUND_MS[$n]:-failed}" "${RSS[$n]:--}"
+done
+ratio() { python3 -c 'import sys; a, b = map(float, sys.argv[1:]); print("%.2f" % (a / b))' "$1" "$2"; }
+for peer in runc crun; do
+    if [ -n "${RUN_MS[skiff]:-}" ] && [ -n "${RUN_MS[$peer]:-}" ]; then
+        echo "skiff/$peer: run $(ratio "${RUN_MS[skiff]}" "${RUN_MS[$peer]}")x, run-d+delete $(ratio "${RUND_MS[skiff]}" "${RUND_MS[$peer]}")x${RSS[skiff]:+, peak RSS $(ratio "${RSS[skiff]}" "${RSS[$peer]:-1}")x}"
+    fi
+done
+exit $status
