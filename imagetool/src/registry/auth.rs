@@ -1,0 +1,172 @@
+//! Registry credentials in the `auth.json` / `~/.docker/config.json` format
+//! (`{"auths":{"HOST":{"auth":"base64(user:pass)"}}}`), read from the files podman and
+//! docker use, written by `login` with mode 0600.
+
+use anyhow::{anyhow, Context, Result};
+use base64::Engine as _;
+use serde_json::{json, Value};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+const HUB_KEYS: &[&str] = &[
+    "docker.io",
+    "https://index.docker.io/v1/",
+    "index.docker.io",
+    "registry-1.docker.io",
+];
+
+/// Files searched for credentials, first hit wins: `--authfile`, `$REGISTRY_AUTH_FILE`,
+/// `$XDG_RUNTIME_DIR/containers/auth.json`, `~/.docker/config.json`.
+pub fn search_files(authfile: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(p) = authfile {
+        return vec![p.to_path_buf()];
+    }
+    let mut v = Vec::new();
+    if let Some(p) = std::env::var_os("REGISTRY_AUTH_FILE") {
+        v.push(PathBuf::from(p));
+    }
+    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR") {
+        v.push(PathBuf::from(d).join("containers/auth.json"));
+    }
+    if let Some(h) = std::env::var_os("HOME") {
+        v.push(PathBuf::from(h).join(".docker/config.json"));
+    }
+    v
+}
+
+/// The file `login` writes to: the first of [`search_files`].
+pub fn write_file(authfile: Option<&Path>) -> Result<PathBuf> {
+    search_files(authfile)
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("find auth file: set --authfile, XDG_RUNTIME_DIR or HOME"))
+}
+
+fn keys_for(domain: &str) -> Vec<String> {
+    if domain == crate::reference::DEFAULT_DOMAIN {
+        HUB_KEYS.iter().map(|s| s.to_string()).collect()
+    } else {
+        vec![
+            domain.to_string(),
+            format!("https://{domain}"),
+            format!("http://{domain}"),
+        ]
+    }
+}
+
+/// Credentials stored for `domain`, if any.
+pub fn lookup(domain: &str, authfile: Option<&Path>) -> Result<Option<(String, String)>> {
+    for file in search_files(authfile) {
+        let Ok(bytes) = fs::read(&file) else { continue };
+        let v: Value =
+            serde_json::from_slice(&bytes).with_context(|| format!("parse auth file {file:?}"))?;
+        for key in keys_for(domain) {
+            let Some(auth) = v.pointer(&format!(
+                "/auths/{}",
+                key.replace('~', "~0").replace('/', "~1")
+            )) else {
+                continue;
+            };
+            if let Some(encoded) = auth.get("auth").and_then(Value::as_str) {
+                return decode(encoded)
+                    .map(Some)
+                    .with_context(|| format!("read credentials for {domain:?} in {file:?}"));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn decode(encoded: &str) -> Result<(String, String)> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .context("decode base64")?;
+    let s = String::from_utf8(raw).context("decode credentials as UTF-8")?;
+    let (u, p) = s
+        .split_once(':')
+        .ok_or_else(|| anyhow!("expected USER:PASSWORD"))?;
+    Ok((u.to_string(), p.to_string()))
+}
+
+/// Store credentials for `domain`, keeping the file's other content; mode 0600.
+pub fn store(file: &Path, domain: &str, creds: Option<(&str, &str)>) -> Result<bool> {
+    let mut v: Value = match fs::read(file) {
+        Ok(b) if !b.is_empty() => {
+            serde_json::from_slice(&b).with_context(|| format!("parse auth file {file:?}"))?
+        }
+        _ => json!({}),
+    };
+    if !v.is_object() {
+        v = json!({});
+    }
+    let auths = v
+        .as_object_mut()
+        .map(|o| o.entry("auths").or_insert_with(|| json!({})));
+    let Some(Value::Object(auths)) = auths else {
+        return Err(anyhow!(
+            "update auth file {file:?}: \"auths\" is not an object"
+        ));
+    };
+    let key = keys_for(domain).remove(0);
+    let changed = match creds {
+        Some((u, p)) => {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            auths.insert(key, json!({ "auth": encoded }));
+            true
+        }
+        None => keys_for(domain)
+            .iter()
+            .fold(false, |acc, k| auths.remove(k).is_some() || acc),
+    };
+    let bytes = serde_json::to_vec_pretty(&v).context("serialise auth file")?;
+    write_private(file, &bytes)?;
+    Ok(changed)
+}
+
+fn write_private(file: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("create directory {dir:?}"))?;
+    let tmp = dir.join(format!(".auth.json.tmp-{}", crate::fsutil::unique_name()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        fs::rename(&tmp, file)
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res.with_context(|| format!("write auth file {file:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_lookup_and_remove_round_trip() {
+        let tmp = crate::fsutil::TempDir::new("auth-test-").unwrap();
+        let f = tmp.path().join("auth.json");
+        fs::write(&f, r#"{"auths":{},"credHelpers":{"x":"y"}}"#).unwrap();
+        store(&f, "localhost:5000", Some(("u", "p:w"))).unwrap();
+        assert_eq!(
+            lookup("localhost:5000", Some(&f)).unwrap(),
+            Some(("u".into(), "p:w".into()))
+        );
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let v: Value = serde_json::from_slice(&fs::read(&f).unwrap()).unwrap();
+        assert_eq!(v["credHelpers"]["x"], "y");
+        assert!(store(&f, "localhost:5000", None).unwrap());
+        assert_eq!(lookup("localhost:5000", Some(&f)).unwrap(), None);
+    }
+}
