@@ -6,10 +6,13 @@
 pub mod copy;
 pub mod digest;
 pub mod fsutil;
+pub mod import;
+pub mod inspect;
 pub mod lock;
 pub mod manifest;
 pub mod reference;
 pub mod registry;
+pub mod sync;
 pub mod transport;
 pub mod verify;
 

@@ -115,7 +115,7 @@ impl Index {
 /// A parsed manifest of either kind.
 #[derive(Clone, Debug)]
 pub enum Parsed {
-    Image(Manifest),
+    Image(Box<Manifest>),
     Index(Index),
 }
 
@@ -158,7 +158,7 @@ pub fn parse(bytes: &[u8], media_type: &str) -> Result<Parsed> {
     if media_type == OCI_MANIFEST || media_type == DOCKER_MANIFEST {
         let m: Manifest = serde_json::from_slice(bytes)
             .with_context(|| format!("parse image manifest ({media_type})"))?;
-        return Ok(Parsed::Image(m));
+        return Ok(Parsed::Image(Box::new(m)));
     }
     bail!("parse manifest: unsupported media type {media_type:?}")
 }

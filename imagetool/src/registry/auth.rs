@@ -116,9 +116,13 @@ pub fn store(file: &Path, domain: &str, creds: Option<(&str, &str)>) -> Result<b
             auths.insert(key, json!({ "auth": encoded }));
             true
         }
-        None => keys_for(domain)
-            .iter()
-            .fold(false, |acc, k| auths.remove(k).is_some() || acc),
+        None => {
+            keys_for(domain)
+                .iter()
+                .filter(|k| auths.remove(k.as_str()).is_some())
+                .count()
+                > 0
+        }
     };
     let bytes = serde_json::to_vec_pretty(&v).context("serialise auth file")?;
     write_private(file, &bytes)?;

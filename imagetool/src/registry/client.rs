@@ -72,7 +72,7 @@ impl Client {
     pub fn new(domain: &str, repo: &str, opts: &RegistryOptions, push: bool) -> Result<Client> {
         let verify = opts.tls_verify.unwrap_or(true);
         let host = api_host(domain).to_string();
-        let tls = tls::client_config(domain, verify, &opts.certs_dirs)?;
+        let tls = tls::client_config(domain, verify, &opts.certs_dirs, opts.cert_dir.as_deref())?;
         let agent = ureq::AgentBuilder::new()
             .tls_config(tls)
             .timeout_connect(Duration::from_secs(30))

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod challenge;
 pub mod client;
 pub mod dest;
+pub mod ops;
 pub mod source;
 pub mod tls;
 
@@ -28,6 +29,8 @@ pub struct RegistryOptions {
     pub retry_times: u32,
     /// Directories holding `HOST/*.crt` CA files; defaults to containers' and docker's.
     pub certs_dirs: Vec<PathBuf>,
+    /// `--cert-dir`: a directory holding `*.crt` CA files for this registry directly.
+    pub cert_dir: Option<PathBuf>,
 }
 
 impl Default for RegistryOptions {
@@ -41,6 +44,7 @@ impl Default for RegistryOptions {
                 PathBuf::from("/etc/containers/certs.d"),
                 PathBuf::from("/etc/docker/certs.d"),
             ],
+            cert_dir: None,
         }
     }
 }

@@ -23,6 +23,7 @@ pub fn client_config(
     domain: &str,
     verify: bool,
     certs_dirs: &[PathBuf],
+    cert_dir: Option<&Path>,
 ) -> Result<Arc<ClientConfig>> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -40,8 +41,8 @@ pub fn client_config(
     if Path::new(SYSTEM_BUNDLE).exists() {
         add_pem_file(&mut roots, Path::new(SYSTEM_BUNDLE))?;
     }
-    for dir in certs_dirs {
-        let host_dir = dir.join(domain);
+    let host_dirs = certs_dirs.iter().map(|d| d.join(domain));
+    for host_dir in host_dirs.chain(cert_dir.map(Path::to_path_buf)) {
         let Ok(entries) = std::fs::read_dir(&host_dir) else {
             continue;
         };

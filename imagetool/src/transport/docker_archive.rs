@@ -302,3 +302,39 @@ impl ImageDestination for DockerArchiveDestination {
         tarfile::write_tree(self.writer.layout().dir(), &self.file)
     }
 }
+
+/// One image of an archive and the names it carries.
+pub type ArchiveImage = (Box<dyn ImageSource>, Vec<ImageRef>);
+
+/// Every image in a `docker save` / dual / OCI archive with the names it carries, for `load`.
+pub fn archive_images(file: &Path) -> Result<Vec<ArchiveImage>> {
+    let tar = TarIndex::read(file)?;
+    let mut out: Vec<ArchiveImage> = Vec::new();
+    if tar.contains("manifest.json") {
+        let bytes = tar.read_small("manifest.json")?;
+        let entries: Vec<LegacyEntry> = serde_json::from_slice(&bytes)
+            .with_context(|| format!("parse manifest.json in {file:?}"))?;
+        for (i, entry) in entries.iter().enumerate() {
+            let names = entry
+                .repo_tags
+                .iter()
+                .flatten()
+                .filter_map(|t| t.parse().ok())
+                .collect();
+            out.push((open_source(file, Some(&format!("@{i}")))?, names));
+        }
+        return Ok(out);
+    }
+    let index = TarLayoutSource::index(&tar)?;
+    for d in index.manifests {
+        let name = d
+            .annotations
+            .get(CONTAINERD_NAME)
+            .map(String::as_str)
+            .or(d.ref_name())
+            .and_then(|n| n.parse::<ImageRef>().ok());
+        let src = TarLayoutSource::new(TarIndex::read(file)?, d);
+        out.push((Box::new(src), name.into_iter().collect()));
+    }
+    Ok(out)
+}

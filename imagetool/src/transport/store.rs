@@ -237,7 +237,7 @@ pub fn resolve_image(store_root: &Path, reference: &str) -> Result<ResolvedImage
                     name: top.ref_name().unwrap_or(reference).to_string(),
                     layout_dir: layout.dir().to_path_buf(),
                     manifest_digest: desc.digest,
-                    manifest: m,
+                    manifest: *m,
                 })
             }
             Parsed::Index(i) => {
