@@ -58,7 +58,7 @@ impl Store {
 
     /// The index entry for `name`: a reference (normalised) or an image digest / ID prefix.
     pub fn find(&self, name: &str) -> Result<Descriptor> {
-        let key = store_key(name);
+        let key = store_key(name)?;
         self.layout.find(Some(&key)).map_err(|_| {
             anyhow!(
                 "find image {name:?} in store {:?}: no such image",
@@ -111,7 +111,7 @@ impl Store {
         let _g = lock::lock_exclusive(&self.lock_path())?;
         let desc = self.find(name)?;
         let mut index = self.layout.read_index()?;
-        let key = store_key(name);
+        let key = store_key(name)?;
         let before = index.manifests.len();
         match desc.ref_name() {
             Some(n) if n == key => index.manifests.retain(|d| d.ref_name() != Some(n)),
@@ -165,15 +165,13 @@ impl Store {
 }
 
 /// The key under which the store records `name`: the full normalised reference when
-/// `name` parses as one, else `name` as given (a digest or ID prefix).
-pub fn store_key(name: &str) -> String {
+/// `name` parses as one, else `name` as given when it is a digest or ID prefix.
+pub fn store_key(name: &str) -> Result<String, crate::reference::ReferenceError> {
     let hexish = name.strip_prefix("sha256:").unwrap_or(name);
     if hexish.len() >= 12 && hexish.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return name.to_string();
+        return Ok(name.to_string());
     }
-    name.parse::<ImageRef>()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| name.to_string())
+    name.parse::<ImageRef>().map(|r| r.to_string())
 }
 
 /// Remove `tmp/` entries whose writer process is gone (names end in `<pid>-<n>`).
