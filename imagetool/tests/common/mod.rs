@@ -21,7 +21,7 @@ impl Tmp {
         let p = std::env::temp_dir().join(format!(
             "skiff-image-test-{tag}-{}-{}",
             std::process::id(),
-            Digest::of(format!("{:?}", Instant::now()).as_bytes()).hex()[..8].to_string()
+            &Digest::of(format!("{:?}", Instant::now()).as_bytes()).hex()[..8]
         ));
         std::fs::create_dir_all(&p).unwrap();
         Tmp(p)
@@ -299,7 +299,12 @@ pub fn build_layout(dir: &Path, big: usize) -> Layout {
         &[d1.clone(), d2, d3],
     );
     name_in_index(&layout, multi, "multi");
-    let amd = write_image(&layout, "amd64", &[l1.clone()], &[d1.clone()]);
+    let amd = write_image(
+        &layout,
+        "amd64",
+        std::slice::from_ref(&l1),
+        std::slice::from_ref(&d1),
+    );
     let (la, da) = layer(&[("etc/arch", b"arm64\n")]);
     let arm = write_image(&layout, "arm64", &[l1, la], &[d1, da]);
     let idx = Index {
