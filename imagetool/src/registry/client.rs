@@ -55,6 +55,7 @@ pub struct Client {
     agent: ureq::Agent,
     plain_http_ok: bool,
     base: OnceLock<String>,
+    ping_lock: Mutex<()>,
     creds: Option<(String, String)>,
     auth: Mutex<Auth>,
     scopes: Mutex<Vec<String>>,
@@ -96,6 +97,7 @@ impl Client {
             agent,
             plain_http_ok: is_loopback(domain) || opts.tls_verify == Some(false),
             base: OnceLock::new(),
+            ping_lock: Mutex::new(()),
             creds,
             auth: Mutex::new(Auth::Anonymous),
             scopes: Mutex::new(scopes),
@@ -125,17 +127,22 @@ impl Client {
         }
     }
 
-    /// `scheme://host`, found by pinging `/v2/` once.
+    /// `scheme://host`, found by pinging `/v2/` once (serialised: concurrent blob workers
+    /// wait for the first ping instead of each probing the registry).
     pub fn base(&self) -> Result<&str> {
         if let Some(b) = self.base.get() {
             return Ok(b);
         }
+        let _probe = self.ping_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = self.base.get() {
+            return Ok(b);
+        }
         let https = format!("https://{}", self.host);
-        let chosen = match self.ping(&https) {
+        let chosen = match self.ping(&https, false) {
             Ok(()) => https,
             Err(e) if self.plain_http_ok => {
                 let http = format!("http://{}", self.host);
-                self.ping(&http)
+                self.ping(&http, true)
                     .map_err(|e2| anyhow!("{e:#}; plain HTTP: {e2:#}"))?;
                 http
             }
@@ -144,13 +151,23 @@ impl Client {
         Ok(self.base.get_or_init(|| chosen))
     }
 
-    fn ping(&self, base: &str) -> Result<()> {
+    /// Any answer over HTTPS proves the endpoint; over plain HTTP only a registry's
+    /// 200/401 does (a TLS server answers plain HTTP with 400). When plain HTTP may follow,
+    /// the HTTPS probe is bounded so a silent endpoint cannot stall the first request.
+    fn ping(&self, base: &str, plain: bool) -> Result<()> {
         let url = format!("{base}/v2/");
-        match self.agent.get(&url).call() {
+        let mut req = self.agent.get(&url);
+        if self.plain_http_ok && !plain {
+            req = req.timeout(Duration::from_secs(10));
+        }
+        match req.call() {
             Ok(_) => Ok(()),
             Err(ureq::Error::Status(401, resp)) => {
                 self.learn_challenge(&resp);
                 Ok(())
+            }
+            Err(ureq::Error::Status(code, _)) if plain => {
+                Err(anyhow!("GET {url}: {code}: not a registry endpoint"))
             }
             Err(ureq::Error::Status(_, _)) => Ok(()),
             Err(ureq::Error::Transport(t)) => Err(anyhow!("GET {url}: {t}")),

@@ -286,9 +286,7 @@ pub fn name_in_index(layout: &Layout, mut d: Descriptor, name: &str) {
 /// an amd64 and an arm64 image).
 pub fn build_layout(dir: &Path, big: usize) -> Layout {
     let layout = Layout::create(dir).unwrap();
-    let noise: Vec<u8> = (0..big)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
+    let noise = noise(big);
     let (l1, d1) = layer(&[("etc/hello", b"hello\n")]);
     let (l2, d2) = layer(&[("data/noise", &noise)]);
     let (l3, d3) = layer(&[("etc/hello", b"bye\n"), ("etc/other", b"x")]);
@@ -348,4 +346,119 @@ pub fn tree(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
+}
+
+/// Incompressible bytes (xorshift64), so gzip layers keep their size.
+pub fn noise(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ n as u64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A pass-through HTTP proxy in front of a registry that misbehaves on purpose: the first
+/// request for a path containing `fail_path` gets `503 Retry-After: 0`, and the first full
+/// (non-Range) GET of a path containing `cut_path` is cut after `cut_after` bytes. It records
+/// every request line plus its Range header.
+pub struct FlakyProxy {
+    pub port: u16,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FlakyProxy {
+    pub fn start(upstream: u16, fail_path: &str, cut_path: &str, cut_after: usize) -> FlakyProxy {
+        use std::io::{Read, Write};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        let (fail_path, cut_path) = (fail_path.to_string(), cut_path.to_string());
+        std::thread::spawn(move || {
+            let failed = Arc::new(Mutex::new(false));
+            let cut = Arc::new(Mutex::new(false));
+            for conn in listener.incoming() {
+                let Ok(mut client) = conn else { return };
+                let (log, failed, cut, fail_path, cut_path) = (
+                    log.clone(),
+                    failed.clone(),
+                    cut.clone(),
+                    fail_path.clone(),
+                    cut_path.clone(),
+                );
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut b = [0u8; 1];
+                    // A TLS ClientHello on this plain port: answer 400 as Go's server does.
+                    if client.peek(&mut b).unwrap_or(0) == 1 && b[0] == 0x16 {
+                        let _ = client.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
+                        return;
+                    }
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if client.read(&mut b).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(b[0]);
+                    }
+                    let text = String::from_utf8_lossy(&head).to_string();
+                    let line = text.lines().next().unwrap_or("").to_string();
+                    let range = text
+                        .lines()
+                        .find(|l| l.to_ascii_lowercase().starts_with("range:"))
+                        .map(|l| l.to_string());
+                    log.lock()
+                        .unwrap()
+                        .push(format!("{line} {}", range.clone().unwrap_or_default()));
+                    if line.contains(&fail_path)
+                        && !std::mem::replace(&mut *failed.lock().unwrap(), true)
+                    {
+                        let _ = client.write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        return;
+                    }
+                    let mut up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+                    let mut fixed: String = text
+                        .lines()
+                        .filter(|l| {
+                            !l.is_empty() && !l.to_ascii_lowercase().starts_with("connection:")
+                        })
+                        .map(|l| format!("{l}\r\n"))
+                        .collect();
+                    fixed.push_str("Connection: close\r\n\r\n");
+                    up.write_all(fixed.as_bytes()).unwrap();
+                    let limit = if line.starts_with("GET")
+                        && line.contains(&cut_path)
+                        && range.is_none()
+                        && !std::mem::replace(&mut *cut.lock().unwrap(), true)
+                    {
+                        cut_after
+                    } else {
+                        usize::MAX
+                    };
+                    let mut sent = 0usize;
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match up.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let n = n.min(limit - sent);
+                        if client.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        sent += n;
+                        if sent >= limit {
+                            break;
+                        }
+                    }
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        FlakyProxy { port, requests }
+    }
 }
