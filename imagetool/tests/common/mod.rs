@@ -103,7 +103,7 @@ impl Registry {
         let child = Command::new("/usr/bin/docker-registry")
             .arg("serve")
             .arg(&config)
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("start docker-registry");
