@@ -54,6 +54,8 @@ pub struct RegistryConfig {
     pub basic: Option<(String, String)>,
     /// (certificate, key) paths.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Bearer token auth: (realm URL, service, issuer, root certificate bundle).
+    pub token: Option<(String, String, String, PathBuf)>,
 }
 
 /// A running docker-registry; killed by PID on drop.
@@ -95,6 +97,12 @@ impl Registry {
             yaml.push_str(&format!(
                 "auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n",
                 htpasswd.display()
+            ));
+        }
+        if let Some((realm, service, issuer, bundle)) = &cfg.token {
+            yaml.push_str(&format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
+                bundle.display()
             ));
         }
         let config = dir.join("config.yml");
