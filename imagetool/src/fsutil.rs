@@ -67,10 +67,9 @@ pub fn copy_stream(reader: &mut dyn Read, writer: &mut dyn Write) -> io::Result<
     }
 }
 
-/// A directory removed (recursively) when dropped, unless `keep` was called.
+/// A directory removed (recursively) when dropped.
 pub struct TempDir {
     path: PathBuf,
-    keep: bool,
 }
 
 impl TempDir {
@@ -79,7 +78,7 @@ impl TempDir {
         fs::create_dir_all(parent).with_context(|| format!("create directory {parent:?}"))?;
         let path = parent.join(format!("{prefix}{}", unique_name()));
         fs::create_dir(&path).with_context(|| format!("create directory {path:?}"))?;
-        Ok(TempDir { path, keep: false })
+        Ok(TempDir { path })
     }
 
     /// Create a fresh directory under `$TMPDIR`.
@@ -94,9 +93,7 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        if !self.keep {
-            let _ = fs::remove_dir_all(&self.path);
-        }
+        let _ = fs::remove_dir_all(&self.path);
     }
 }
 

@@ -198,7 +198,7 @@ fn retries_and_range_resume_through_a_flaky_proxy() {
 fn basic_auth_creds_login_and_logout() {
     let reg = Registry::start(RegistryConfig {
         basic: Some(("tester".into(), "s3cret".into())),
-        tls: None,
+        ..Default::default()
     });
     let t = Tmp::new("reg-auth");
     let root = t.join("root");
@@ -340,8 +340,8 @@ fn tls_with_private_ca() {
         d,
     );
     let reg = Registry::start(RegistryConfig {
-        basic: None,
         tls: Some((d.join("srv.crt"), d.join("srv.key"))),
+        ..Default::default()
     });
     let root = t.join("root");
     import_busybox(&root, &t, "bb:1");

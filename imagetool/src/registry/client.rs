@@ -1,13 +1,12 @@
 //! HTTP for one registry repository: scheme discovery (`GET /v2/` ping, loopback falling
 //! back to plain HTTP as docker allows), authentication (anonymous, basic, bearer token per
 //! distribution `token.md`), retries with backoff on 429 (honouring `Retry-After`), 5xx and
-//! transport errors. Blocking `ureq`: callers stream bodies as `std::io::Read`.
+//! transport errors. Blocking `ureq`: response bodies stream to callers as `std::io::Read`.
 
 use super::challenge::{self, Challenge};
 use super::{api_host, auth, is_loopback, tls, RegistryOptions};
 use anyhow::{anyhow, Context, Result};
 use base64::Engine as _;
-use std::io::Read;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -310,29 +309,6 @@ impl Client {
             };
             attempt += 1;
             std::thread::sleep(wait);
-        }
-    }
-
-    /// Send a streamed body once (a stream cannot be replayed; the copy retries the blob).
-    pub fn send_stream(
-        &self,
-        method: &str,
-        url: &str,
-        headers: &[(&str, String)],
-        body: &mut dyn Read,
-    ) -> Result<ureq::Response, HttpError> {
-        let req = self
-            .build(method, url, headers)
-            .map_err(|e| transport(method, url, e))?;
-        match req.send(body) {
-            Ok(r) => Ok(r),
-            Err(ureq::Error::Status(status, resp)) => Err(HttpError::Status {
-                method: method.into(),
-                url: url.into(),
-                status,
-                message: error_message(resp),
-            }),
-            Err(ureq::Error::Transport(t)) => Err(transport(method, url, anyhow!("{t}"))),
         }
     }
 
