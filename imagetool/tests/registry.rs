@@ -260,6 +260,34 @@ fn basic_auth_creds_login_and_logout() {
     );
     // skopeo reads our auth file.
     skopeo(&["inspect", "--tls-verify=false", "--authfile", af, &dst]);
+    // A credential helper named in credHelpers supplies the password.
+    let bin_dir = t.join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let helper = bin_dir.join("docker-credential-skifftest");
+    std::fs::write(&helper, "#!/bin/sh\nread host\necho \"{\\\"ServerURL\\\":\\\"$host\\\",\\\"Username\\\":\\\"tester\\\",\\\"Secret\\\":\\\"s3cret\\\"}\"\n").unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let helper_auth = t.join("helper.json");
+    std::fs::write(
+        &helper_auth,
+        format!(r#"{{"credHelpers":{{"{}":"skifftest"}}}}"#, reg.host),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let root3 = t.join("root3");
+    ok_env(
+        &root3,
+        &[("PATH", path)],
+        &[
+            "pull",
+            &format!("{}/auth/bb:1", reg.host),
+            "--authfile",
+            helper_auth.to_str().unwrap(),
+        ],
+    );
     ok(&root, &["logout", &reg.host, "--authfile", af]);
     fails(&root, &["inspect", &dst, "--authfile", af]);
 }

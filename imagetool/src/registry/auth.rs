@@ -56,17 +56,22 @@ fn keys_for(domain: &str) -> Vec<String> {
     }
 }
 
-/// Credentials stored for `domain`, if any.
+/// Credentials stored for `domain`, if any: per file, a `credHelpers` entry for the host
+/// wins, then the `auths` entry, then the `credsStore` helper (docker's order).
 pub fn lookup(domain: &str, authfile: Option<&Path>) -> Result<Option<(String, String)>> {
     for file in search_files(authfile) {
         let Ok(bytes) = fs::read(&file) else { continue };
         let v: Value =
             serde_json::from_slice(&bytes).with_context(|| format!("parse auth file {file:?}"))?;
-        for key in keys_for(domain) {
-            let Some(auth) = v.pointer(&format!(
-                "/auths/{}",
-                key.replace('~', "~0").replace('/', "~1")
-            )) else {
+        let keys = keys_for(domain);
+        let helper = keys
+            .iter()
+            .find_map(|k| v.get("credHelpers")?.get(k)?.as_str());
+        if let Some(h) = helper {
+            return helper_get(h, domain);
+        }
+        for key in &keys {
+            let Some(auth) = v.get("auths").and_then(|a| a.get(key)) else {
                 continue;
             };
             if let Some(encoded) = auth.get("auth").and_then(Value::as_str) {
@@ -75,8 +80,51 @@ pub fn lookup(domain: &str, authfile: Option<&Path>) -> Result<Option<(String, S
                     .with_context(|| format!("read credentials for {domain:?} in {file:?}"));
             }
         }
+        if let Some(h) = v.get("credsStore").and_then(Value::as_str) {
+            return helper_get(h, domain);
+        }
     }
     Ok(None)
+}
+
+/// Ask `docker-credential-HELPER get` (docker-credential-helpers protocol: server URL on
+/// stdin, `{"Username","Secret"}` on stdout; "credentials not found" means none).
+fn helper_get(helper: &str, domain: &str) -> Result<Option<(String, String)>> {
+    use std::process::{Command, Stdio};
+    let program = format!("docker-credential-{helper}");
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("run credential helper {program:?}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(domain.as_bytes())
+            .with_context(|| format!("write to credential helper {program:?}"))?;
+    }
+    let out = child
+        .wait_with_output()
+        .with_context(|| format!("run credential helper {program:?}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        if stdout.contains("credentials not found") {
+            return Ok(None);
+        }
+        anyhow::bail!(
+            "credential helper {program:?} get {domain:?}: {}",
+            stdout.trim()
+        );
+    }
+    let v: Value = serde_json::from_str(&stdout)
+        .with_context(|| format!("parse output of credential helper {program:?}"))?;
+    let user = v
+        .get("Username")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let secret = v.get("Secret").and_then(Value::as_str).unwrap_or_default();
+    Ok(Some((user.to_string(), secret.to_string())))
 }
 
 fn decode(encoded: &str) -> Result<(String, String)> {
@@ -172,5 +220,18 @@ mod tests {
         assert_eq!(v["credHelpers"]["x"], "y");
         assert!(store(&f, "localhost:5000", None).unwrap());
         assert_eq!(lookup("localhost:5000", Some(&f)).unwrap(), None);
+    }
+
+    #[test]
+    fn missing_credential_helper_is_an_error_naming_it() {
+        let tmp = crate::fsutil::TempDir::new("auth-helper-").unwrap();
+        let f = tmp.path().join("auth.json");
+        fs::write(&f, r#"{"credHelpers":{"reg.example":"skiff-none"}}"#).unwrap();
+        let e = lookup("reg.example", Some(&f)).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("docker-credential-skiff-none"),
+            "{e:#}"
+        );
+        assert_eq!(lookup("other.example", Some(&f)).unwrap(), None);
     }
 }

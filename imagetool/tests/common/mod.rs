@@ -159,6 +159,24 @@ pub fn skiff(root: &Path, args: &[&str]) -> Output {
         .expect("run skiff-image")
 }
 
+/// Run with extra environment variables; require success; returns stdout.
+pub fn ok_env(root: &Path, env: &[(&str, String)], args: &[&str]) -> String {
+    let out = Command::new(bin())
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("SKIFF_ROOT")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run skiff-image");
+    assert!(
+        out.status.success(),
+        "skiff-image {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 /// Run and require success; returns stdout.
 pub fn ok(root: &Path, args: &[&str]) -> String {
     let out = skiff(root, args);
