@@ -82,6 +82,12 @@ fn push_pull_mount_skip_and_skopeo_interop() {
     let mut tags: Vec<String> = serde_json::from_value(tags["Tags"].clone()).unwrap();
     tags.sort();
     assert_eq!(tags, ["1", "2"]);
+    let cat: serde_json::Value = serde_json::from_str(&ok(&root, &["catalog", h])).unwrap();
+    let repos: Vec<String> = serde_json::from_value(cat["Repositories"].clone()).unwrap();
+    assert!(
+        repos.contains(&"test/bb".to_string()) && repos.contains(&"sk/multi".to_string()),
+        "{repos:?}"
+    );
     ok(&root, &["delete", &format!("docker://{h}/test/bb:2")]);
     let err = fails(&root, &["inspect", &format!("docker://{h}/test/bb:2")]);
     assert!(

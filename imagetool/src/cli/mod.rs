@@ -1,5 +1,6 @@
 //! Command-line surface, one file per command, flags named as skopeo names them.
 
+mod catalog;
 mod copy;
 mod delete;
 mod images;
@@ -24,9 +25,9 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(name = "skiff-image", version, about = "Image and registry tool")]
 pub struct Cli {
-    /// Local store directory.
-    #[arg(long, global = true, env = "SKIFF_ROOT", default_value = skiff_image::transport::store::DEFAULT_ROOT)]
-    pub root: PathBuf,
+    /// Local store directory [default: /var/lib/skiff; rootless: $XDG_DATA_HOME/skiff].
+    #[arg(long, global = true, env = "SKIFF_ROOT")]
+    pub root: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -59,6 +60,8 @@ pub enum Command {
     Login(login::Opts),
     /// Remove stored credentials for a registry.
     Logout(login::LogoutOpts),
+    /// List a registry's repositories.
+    Catalog(catalog::Opts),
     /// Delete an image's manifest from a registry.
     Delete(delete::Opts),
     /// Copy repositories between registries or to directories.
@@ -66,7 +69,9 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    let root = cli.root;
+    let root = cli
+        .root
+        .unwrap_or_else(skiff_image::transport::store::default_root);
     match cli.command {
         Command::Copy(o) => copy::run(&root, o),
         Command::Inspect(o) => inspect::run(&root, o),
@@ -81,6 +86,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ListTags(o) => list_tags::run(o),
         Command::Login(o) => login::run(o),
         Command::Logout(o) => login::run_logout(o),
+        Command::Catalog(o) => catalog::run(o),
         Command::Delete(o) => delete::run(o),
         Command::Sync(o) => sync::run(o),
     }

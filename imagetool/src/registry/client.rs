@@ -114,7 +114,12 @@ impl Client {
 
     /// Ask for pull access to another repository too (cross-repo mounts); drops the token.
     pub fn add_pull_scope(&self, repo: &str) {
-        let scope = format!("repository:{repo}:pull");
+        self.add_scope(&format!("repository:{repo}:pull"));
+    }
+
+    /// Ask for another token scope (`registry:catalog:*`, …); drops the current token.
+    pub fn add_scope(&self, scope: &str) {
+        let scope = scope.to_string();
         let mut scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
         if !scopes.contains(&scope) {
             scopes.push(scope);

@@ -37,6 +37,33 @@ pub fn list_tags(reference: &ImageRef, opts: &RegistryOptions) -> Result<Vec<Str
     ))
 }
 
+/// Every repository of the registry (`GET /v2/_catalog`, paginated like tags).
+pub fn catalog(domain: &str, opts: &RegistryOptions) -> Result<Vec<String>> {
+    let client = Client::new(domain, "", opts, false)?;
+    client.add_scope("registry:catalog:*");
+    let mut url = format!("{}/v2/_catalog", client.base()?);
+    let mut repos = Vec::new();
+    for _ in 0..1000 {
+        let resp = client.send("GET", &url, &[], Body::Empty)?;
+        let next = resp.header("link").and_then(next_link);
+        let mut body = String::new();
+        resp.into_reader()
+            .take(64 << 20)
+            .read_to_string(&mut body)
+            .with_context(|| format!("read {url}"))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&body).with_context(|| format!("parse catalog from {url}"))?;
+        if let Some(a) = v.get("repositories").and_then(|t| t.as_array()) {
+            repos.extend(a.iter().filter_map(|t| t.as_str().map(str::to_string)));
+        }
+        match next {
+            Some(n) => url = client.absolute(&n)?,
+            None => return Ok(repos),
+        }
+    }
+    Err(anyhow!("list catalog of {domain}: too many pages"))
+}
+
 fn next_link(h: &str) -> Option<String> {
     h.split(',')
         .find(|l| l.contains("rel=\"next\""))

@@ -17,6 +17,19 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_ROOT: &str = "/var/lib/skiff";
 
+/// The store root when neither `--root` nor `$SKIFF_ROOT` is given: `/var/lib/skiff` for
+/// root, `$XDG_DATA_HOME/skiff` (default `~/.local/share/skiff`) for other users.
+pub fn default_root() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from(DEFAULT_ROOT);
+    }
+    match (std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME")) {
+        (Some(x), _) if !x.is_empty() => PathBuf::from(x).join("skiff"),
+        (_, Some(h)) => PathBuf::from(h).join(".local/share/skiff"),
+        _ => PathBuf::from(DEFAULT_ROOT),
+    }
+}
+
 pub struct Store {
     root: PathBuf,
     layout: Layout,
