@@ -177,7 +177,7 @@ fn retries_and_range_resume_through_a_flaky_proxy() {
         .unwrap()
         .digest
         .clone();
-    let proxy = FlakyProxy::start(reg.port, "/manifests/1", &big.to_string(), 1 << 20);
+    let proxy = FlakyProxy::start(reg.port, "/manifests/1", &big.to_string(), 1 << 20, false);
     let via = format!("docker://127.0.0.1:{}/f/multi:1", proxy.port);
     let out = t.join("out");
     ok(
@@ -478,4 +478,71 @@ fn sync_repositories_and_skip_up_to_date() {
     );
     assert!(out.contains("synced 1 images"), "{out}");
     skopeo(&["inspect", &format!("dir:{}", t.join("dirs/bb:1").display())]);
+}
+
+#[test]
+fn interrupted_pull_leaves_nothing_visible_and_debris_is_removed() {
+    let reg = Registry::start(RegistryConfig::default());
+    let t = Tmp::new("reg-interrupt");
+    let root = t.join("root");
+    let src = build_layout(&t.join("src"), 4 << 20);
+    ok(
+        &root,
+        &[
+            "copy",
+            "-q",
+            &format!("oci:{}:multi", src.dir().display()),
+            &format!("docker://{}/i/multi:1", reg.host),
+        ],
+    );
+    let m = src.find(Some("multi")).unwrap();
+    let manifest: skiff_image::manifest::Manifest =
+        serde_json::from_slice(&src.read_blob(&m.digest).unwrap()).unwrap();
+    let big = manifest
+        .layers
+        .iter()
+        .max_by_key(|l| l.size)
+        .unwrap()
+        .digest
+        .clone();
+    let proxy = FlakyProxy::start(reg.port, "/nothing-fails/", &big.to_string(), 1 << 20, true);
+    import_busybox(&root, &t, "bb:1");
+    let before = tree(&root.join("oci"));
+    let index_before = std::fs::read(root.join("oci/index.json")).unwrap();
+    let mut child = std::process::Command::new(bin())
+        .arg("--root")
+        .arg(&root)
+        .args(["pull", "-q", &format!("127.0.0.1:{}/i/multi:1", proxy.port)])
+        .spawn()
+        .unwrap();
+    // Wait until the big blob is streaming into tmp/, then interrupt the pull.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !tree(&root.join("tmp")).iter().any(|p| p.contains(".blob-")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pull never started writing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        tree(&root.join("oci")),
+        before,
+        "interrupted pull changed oci/"
+    );
+    assert_eq!(
+        std::fs::read(root.join("oci/index.json")).unwrap(),
+        index_before
+    );
+    assert!(
+        !tree(&root.join("tmp")).is_empty(),
+        "expected debris of the killed pull"
+    );
+    ok(&root, &["images"]);
+    assert!(
+        tree(&root.join("tmp")).is_empty(),
+        "next run left debris: {:?}",
+        tree(&root.join("tmp"))
+    );
 }

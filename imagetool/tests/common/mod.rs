@@ -397,7 +397,15 @@ pub struct FlakyProxy {
 }
 
 impl FlakyProxy {
-    pub fn start(upstream: u16, fail_path: &str, cut_path: &str, cut_after: usize) -> FlakyProxy {
+    /// With `hold`, a cut connection stays open and silent instead of closing (a stalled
+    /// server), so a test can interrupt the client mid-blob.
+    pub fn start(
+        upstream: u16,
+        fail_path: &str,
+        cut_path: &str,
+        cut_after: usize,
+        hold: bool,
+    ) -> FlakyProxy {
         use std::io::{Read, Write};
         use std::sync::{Arc, Mutex};
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -478,6 +486,9 @@ impl FlakyProxy {
                         }
                         sent += n;
                         if sent >= limit {
+                            if hold {
+                                std::thread::sleep(Duration::from_secs(60));
+                            }
                             break;
                         }
                     }
