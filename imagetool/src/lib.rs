@@ -14,6 +14,7 @@ pub mod reference;
 pub mod registry;
 pub mod sync;
 pub mod transport;
+pub mod validate;
 pub mod verify;
 
 pub use digest::Digest;
