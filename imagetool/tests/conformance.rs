@@ -75,7 +75,7 @@ fn wrong_diff_ids_are_rejected() {
     let layout = skiff_image::transport::layout::Layout::create(&t.join("l")).unwrap();
     let (l1, _) = layer(&[("a", b"a")]);
     let (_, wrong) = layer(&[("b", b"b")]);
-    let d = write_image(&layout, "amd64", &[l1], &[wrong.clone()]);
+    let d = write_image(&layout, "amd64", &[l1], std::slice::from_ref(&wrong));
     name_in_index(&layout, d, "bad");
     let s = skiff_image::transport::oci::OciSource::open(layout.dir(), Some("bad")).unwrap();
     let err = format!("{:#}", validate_image(&s).unwrap_err());

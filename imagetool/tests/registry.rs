@@ -122,6 +122,12 @@ fn big_layers_chunked_and_indexes_round_trip() {
         reg.log().contains("\"PATCH /v2/big/multi/blobs/uploads/"),
         "no chunked upload seen"
     );
+    let r: skiff_image::ImageRef = format!("{h}/big/multi:1").parse().unwrap();
+    let rs = skiff_image::registry::RegistrySource::new(&r, &Default::default()).unwrap();
+    assert_eq!(
+        skiff_image::validate::validate_image(&rs).unwrap().layers,
+        3
+    );
     let back = format!("oci:{}:b", t.join("back").display());
     ok(
         &root,
