@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
-/// Import `tar` (plain or gzip) as `name` into the store at `store_root`.
+/// Import `tar` (plain or gzip; `-` for stdin) as `name` into the store at `store_root`.
 pub fn import_rootfs(
     store_root: &Path,
     tar: &Path,
@@ -90,7 +90,12 @@ impl<W: Write> Write for HashingWriter<W> {
 
 /// Returns (diff ID, compressed digest, compressed size).
 fn compress_layer(tar: &Path, out: &Path) -> Result<(Digest, Digest, u64)> {
-    let file = File::open(tar).with_context(|| format!("open {tar:?}"))?;
+    // `-` reads the tar from standard input, as `docker import -` does.
+    let file: Box<dyn Read> = if tar == Path::new("-") {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(tar).with_context(|| format!("open {tar:?}"))?)
+    };
     let mut input = BufReader::with_capacity(256 * 1024, file);
     let gz_in = input
         .fill_buf_peek_gzip()

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct Opts {
-    /// Root filesystem tar (plain or gzip).
+    /// Root filesystem tar (plain or gzip; `-` for standard input).
     pub file: PathBuf,
     /// Name for the new image.
     pub image: String,
