@@ -1,5 +1,6 @@
-//! Random access into an uncompressed tar archive: one pass records where each regular
-//! file's data lies, then blobs are served by seek + bounded read, with no extraction.
+//! Random access into an uncompressed tar archive: one pass over the headers (seeking over
+//! member data) records where each regular file's data lies, then blobs are served by
+//! seek + bounded read, with no extraction.
 //! Symlink entries (legacy `docker save` links duplicate `layer.tar`s) are followed.
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -36,7 +37,7 @@ impl TarIndex {
         let mut files = HashMap::new();
         let mut links = HashMap::new();
         let entries = ar
-            .entries()
+            .entries_with_seek()
             .with_context(|| format!("read archive {path:?}"))?;
         for entry in entries {
             let entry = entry.with_context(|| format!("read archive {path:?}"))?;
