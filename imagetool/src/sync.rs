@@ -7,7 +7,7 @@ use crate::digest::Digest;
 use crate::manifest::{self, Parsed};
 use crate::reference::ImageRef;
 use crate::registry::{
-    client::Client, ops, source, RegistryDestination, RegistryOptions, RegistrySource,
+    client::Client, ops, registries, source, RegistryDestination, RegistryOptions, RegistrySource,
 };
 use crate::transport::{dir::DirDestination, read_manifest, ImageDestination};
 use anyhow::{anyhow, Context, Result};
@@ -143,7 +143,8 @@ fn sync_one(
         SyncDestination::Registry(prefix) => {
             let r: ImageRef = format!("{prefix}/{name}:{tag}").parse()?;
             let want = written_digest(&src, &opts.copy)?;
-            let client = Client::new(&r.domain, &r.path, &opts.dest_registry, false)?;
+            let ep = registries::push_endpoint(&r, &opts.dest_registry)?;
+            let client = Client::new(&ep.reference.domain, &ep.reference.path, &ep.opts, false)?;
             if source::head_manifest(&client, tag)? == Some(want) {
                 return Ok(false);
             }

@@ -552,3 +552,46 @@ fn interrupted_pull_leaves_nothing_visible_and_debris_is_removed() {
         tree(&root.join("tmp"))
     );
 }
+
+#[test]
+fn registries_conf_mirrors_blocks_and_rewrites() {
+    let reg = Registry::start(RegistryConfig::default());
+    let t = Tmp::new("reg-conf");
+    let root = t.join("root");
+    let digest = import_busybox(&root, &t, "bb:1");
+    ok(
+        &root,
+        &["push", "bb:1", &format!("docker://{}/team/bb:1", reg.host)],
+    );
+    let conf = t.join("registries.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[registry]]\nlocation = \"nowhere.invalid\"\n[[registry.mirror]]\nlocation = \"{h}\"\n\n\
+             [[registry]]\nprefix = \"alias.invalid/x\"\nlocation = \"{h}/team\"\n\n\
+             [[registry]]\nlocation = \"blocked.invalid\"\nblocked = true\n",
+            h = reg.host
+        ),
+    )
+    .unwrap();
+    let env = [("CONTAINERS_REGISTRIES_CONF", conf.display().to_string())];
+    // The primary does not resolve: the mirror serves the pull, stored under the asked name.
+    ok_env(&root, &env, &["pull", "nowhere.invalid/team/bb:1"]);
+    assert_eq!(
+        json_digest(&ok(&root, &["inspect", "nowhere.invalid/team/bb:1"])),
+        digest
+    );
+    // Prefix rewrite: alias.invalid/x/bb → HOST/team/bb.
+    let out = ok_env(&root, &env, &["inspect", "docker://alias.invalid/x/bb:1"]);
+    assert_eq!(json_digest(&out), digest);
+    let out = std::process::Command::new(bin())
+        .arg("--root")
+        .arg(&root)
+        .args(["copy", "docker://blocked.invalid/a:1", "oci:/nonexistent"])
+        .env("CONTAINERS_REGISTRIES_CONF", &conf)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("blocked by registries.conf"), "{err}");
+}

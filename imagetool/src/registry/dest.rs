@@ -21,11 +21,15 @@ pub struct RegistryDestination {
 }
 
 impl RegistryDestination {
+    /// Pushes go to the registry itself (registries.conf location rewrite, insecure and
+    /// blocked apply; mirrors do not).
     pub fn new(reference: &ImageRef, opts: &RegistryOptions) -> Result<RegistryDestination> {
-        let client = Client::new(&reference.domain, &reference.path, opts, true)?;
+        let ep = super::registries::push_endpoint(reference, opts)?;
+        let r = ep.reference;
+        let client = Client::new(&r.domain, &r.path, &ep.opts, true)?;
         Ok(RegistryDestination {
             client,
-            reference: reference.clone(),
+            reference: r,
         })
     }
 

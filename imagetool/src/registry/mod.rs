@@ -7,6 +7,7 @@ pub mod challenge;
 pub mod client;
 pub mod dest;
 pub mod ops;
+pub mod registries;
 pub mod source;
 pub mod tls;
 
@@ -31,6 +32,8 @@ pub struct RegistryOptions {
     pub certs_dirs: Vec<PathBuf>,
     /// `--cert-dir`: a directory holding `*.crt` CA files for this registry directly.
     pub cert_dir: Option<PathBuf>,
+    /// registries.conf to use instead of `$CONTAINERS_REGISTRIES_CONF` / the system file.
+    pub registries_conf: Option<PathBuf>,
 }
 
 impl Default for RegistryOptions {
@@ -45,6 +48,7 @@ impl Default for RegistryOptions {
                 PathBuf::from("/etc/docker/certs.d"),
             ],
             cert_dir: None,
+            registries_conf: None,
         }
     }
 }

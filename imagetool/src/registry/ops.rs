@@ -10,7 +10,8 @@ use std::io::Read;
 
 /// Every tag of the repository, following `Link: <…>; rel="next"` pages.
 pub fn list_tags(reference: &ImageRef, opts: &RegistryOptions) -> Result<Vec<String>> {
-    let client = Client::new(&reference.domain, &reference.path, opts, false)?;
+    let ep = super::registries::push_endpoint(reference, opts)?;
+    let client = Client::new(&ep.reference.domain, &ep.reference.path, &ep.opts, false)?;
     let mut url = client.repo_url("tags/list")?;
     let mut tags = Vec::new();
     for _ in 0..1000 {
@@ -76,7 +77,8 @@ fn next_link(h: &str) -> Option<String> {
 
 /// Delete the manifest the reference names (a tag is resolved to its digest first).
 pub fn delete_image(reference: &ImageRef, opts: &RegistryOptions) -> Result<crate::Digest> {
-    let client = Client::new(&reference.domain, &reference.path, opts, true)?;
+    let ep = super::registries::push_endpoint(reference, opts)?;
+    let client = Client::new(&ep.reference.domain, &ep.reference.path, &ep.opts, true)?;
     let digest = match &reference.digest {
         Some(d) => d.clone(),
         None => head_manifest(&client, &reference.manifest_reference())?

@@ -2,6 +2,7 @@
 //! `Accept` type, blobs as streams that resume with `Range` after a dropped connection.
 
 use super::client::{Body, Client, HttpError};
+use super::registries::{self, Endpoint};
 use super::RegistryOptions;
 use crate::digest::Digest;
 use crate::manifest::{self, Descriptor};
@@ -9,24 +10,55 @@ use crate::reference::ImageRef;
 use crate::transport::{BlobOrigin, BlobReader, ImageSource};
 use anyhow::{bail, Context, Result};
 use std::io::{self, Read};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+/// Reads from the first endpoint (registries.conf mirrors, then the registry) that serves
+/// the top-level manifest; every later read uses that endpoint.
 pub struct RegistrySource {
-    client: Arc<Client>,
-    reference: ImageRef,
+    endpoints: Vec<Endpoint>,
+    chosen: OnceLock<(Arc<Client>, ImageRef)>,
 }
 
 impl RegistrySource {
     pub fn new(reference: &ImageRef, opts: &RegistryOptions) -> Result<RegistrySource> {
-        let client = Client::new(&reference.domain, &reference.path, opts, false)?;
+        let endpoints = registries::pull_endpoints(reference, opts)?;
         Ok(RegistrySource {
-            client: Arc::new(client),
-            reference: reference.clone(),
+            endpoints,
+            chosen: OnceLock::new(),
         })
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// The endpoint in use; before any manifest was read, the registry itself.
+    fn current(&self) -> Result<(Arc<Client>, ImageRef)> {
+        if let Some(c) = self.chosen.get() {
+            return Ok(c.clone());
+        }
+        let ep = self.endpoints.last().context("no registry endpoint")?;
+        let client = Client::new(&ep.reference.domain, &ep.reference.path, &ep.opts, false)?;
+        Ok(self
+            .chosen
+            .get_or_init(|| (Arc::new(client), ep.reference.clone()))
+            .clone())
+    }
+
+    /// Try each endpoint for the top-level manifest; the first that answers is kept.
+    fn choose(&self) -> Result<(Vec<u8>, String)> {
+        let mut last = None;
+        for ep in &self.endpoints {
+            let r = &ep.reference;
+            let attempt = Client::new(&r.domain, &r.path, &ep.opts, false).and_then(|client| {
+                let got = get_manifest(&client, &r.manifest_reference())?;
+                Ok((client, got))
+            });
+            match attempt {
+                Ok((client, got)) => {
+                    let _ = self.chosen.set((Arc::new(client), r.clone()));
+                    return Ok(got);
+                }
+                Err(e) => last = Some(e.context(format!("read manifest {r}"))),
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("no registry endpoint")))
     }
 }
 
@@ -65,13 +97,19 @@ pub fn head_manifest(client: &Client, reference: &str) -> Result<Option<Digest>>
 
 impl ImageSource for RegistrySource {
     fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)> {
-        let r = match instance {
-            Some(d) => d.to_string(),
-            None => self.reference.manifest_reference(),
+        let (bytes, mt) = match instance {
+            Some(d) => {
+                let (client, reference) = self.current()?;
+                get_manifest(&client, &d.to_string())
+                    .with_context(|| format!("read manifest {reference}@{d}"))?
+            }
+            None => self.choose()?,
         };
-        let (bytes, mt) = get_manifest(&self.client, &r)
-            .with_context(|| format!("read manifest {}", self.reference))?;
-        if let (None, Some(want)) = (instance, &self.reference.digest) {
+        let pinned = self
+            .endpoints
+            .last()
+            .and_then(|e| e.reference.digest.clone());
+        if let (None, Some(want)) = (instance, &pinned) {
             let got = Digest::of(&bytes);
             if &got != want {
                 bail!("verify manifest {want}: registry sent content with digest {got}");
@@ -81,9 +119,10 @@ impl ImageSource for RegistrySource {
     }
 
     fn blob_raw(&self, desc: &Descriptor) -> Result<BlobReader> {
-        let url = self.client.repo_url(&format!("blobs/{}", desc.digest))?;
+        let (client, _) = self.current()?;
+        let url = client.repo_url(&format!("blobs/{}", desc.digest))?;
         let mut r = ResumingReader {
-            client: self.client.clone(),
+            client,
             url,
             offset: 0,
             inner: None,
@@ -94,9 +133,10 @@ impl ImageSource for RegistrySource {
     }
 
     fn origin(&self) -> Option<BlobOrigin> {
+        let (_, r) = self.current().ok()?;
         Some(BlobOrigin {
-            domain: self.reference.domain.clone(),
-            path: self.reference.path.clone(),
+            domain: r.domain,
+            path: r.path,
         })
     }
 }
