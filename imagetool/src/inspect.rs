@@ -1,5 +1,6 @@
 //! `inspect`: skopeo's `inspect` JSON (Name, Digest, RepoTags, Created, Architecture, Os,
-//! Layers, LayersData, Env, Labels), `--raw` manifest bytes and `--config` config bytes.
+//! Layers, LayersData, Env, Labels), `--raw` manifest bytes and `--config` config bytes;
+//! `history`: the config's history entries matched to layers (empty ones take none).
 
 use crate::copy::CopyOptions;
 use crate::digest::Digest;
@@ -75,4 +76,59 @@ pub fn inspect(
         })).collect::<Vec<_>>(),
         "Env": cfg.get("Env").cloned().unwrap_or(Value::Null),
     }))
+}
+
+/// One `history` row: the config's entry with the layer it produced, if any.
+#[derive(Debug, serde::Serialize)]
+pub struct HistoryEntry {
+    pub created: Option<String>,
+    pub created_by: String,
+    pub comment: String,
+    pub empty_layer: bool,
+    /// Compressed size of the layer this step produced.
+    pub size: u64,
+    pub layer: Option<String>,
+}
+
+/// History of the chosen platform's image, newest first (as `docker history` prints it).
+pub fn history(src: &dyn ImageSource, opts: &CopyOptions) -> Result<Vec<HistoryEntry>> {
+    let (_, m) = platform_manifest(src, opts)?;
+    let config: Value =
+        serde_json::from_slice(&read_config(src, &m.config)?).context("parse image config")?;
+    let mut layers = m.layers.iter();
+    let mut out = Vec::new();
+    for h in config
+        .get("history")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let empty = h
+            .get("empty_layer")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let layer = if empty { None } else { layers.next() };
+        let text = |k: &str| h.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        out.push(HistoryEntry {
+            created: h.get("created").and_then(Value::as_str).map(str::to_string),
+            created_by: text("created_by"),
+            comment: text("comment"),
+            empty_layer: empty,
+            size: layer.map_or(0, |l| l.size),
+            layer: layer.map(|l| l.digest.to_string()),
+        });
+    }
+    // Layers the history does not describe (images built without history).
+    for l in layers {
+        out.push(HistoryEntry {
+            created: None,
+            created_by: String::new(),
+            comment: String::new(),
+            empty_layer: false,
+            size: l.size,
+            layer: Some(l.digest.to_string()),
+        });
+    }
+    out.reverse();
+    Ok(out)
 }

@@ -42,6 +42,10 @@ fn import_makes_a_store_image_skopeo_and_umoci_read() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&umoci.stdout).contains("docker.io/library/bb:1"));
+    let hist: serde_json::Value =
+        serde_json::from_str(&ok(&root, &["history", "--format", "json", "bb:1"])).unwrap();
+    assert_eq!(hist[0]["created_by"], "skiff-image import");
+    assert_eq!(hist.as_array().unwrap().len(), 1);
     // The library view used by unpack.
     let r = skiff_image::resolve_image(&root, "bb:1").unwrap();
     assert_eq!(r.manifest_digest.to_string(), digest);

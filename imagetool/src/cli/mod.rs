@@ -3,6 +3,7 @@
 mod catalog;
 mod copy;
 mod delete;
+mod history;
 mod images;
 mod import;
 mod inspect;
@@ -38,6 +39,8 @@ pub enum Command {
     Copy(copy::Opts),
     /// Show an image's manifest, config or a summary.
     Inspect(inspect::Opts),
+    /// Show the steps that built an image.
+    History(history::Opts),
     /// Copy an image from a registry into the local store.
     Pull(pull::Opts),
     /// Copy an image from the local store to a registry.
@@ -75,6 +78,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Copy(o) => copy::run(&root, o),
         Command::Inspect(o) => inspect::run(&root, o),
+        Command::History(o) => history::run(&root, o),
         Command::Pull(o) => pull::run(&root, o),
         Command::Push(o) => push::run(&root, o),
         Command::Tag(o) => tag::run(&root, o),
