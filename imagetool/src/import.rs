@@ -100,7 +100,7 @@ fn compress_layer(tar: &Path, out: &Path) -> Result<(Digest, Digest, u64)> {
     let gz_in = input
         .fill_buf_peek_gzip()
         .with_context(|| format!("read {tar:?}"))?;
-    let mut reader: Box<dyn Read> = if gz_in {
+    let reader: Box<dyn Read> = if gz_in {
         Box::new(flate2::read::MultiGzDecoder::new(input))
     } else {
         Box::new(input)
@@ -111,28 +111,51 @@ fn compress_layer(tar: &Path, out: &Path) -> Result<(Digest, Digest, u64)> {
         hasher: Hasher::new(Algorithm::Sha256),
         size: 0,
     };
-    let mut gz = flate2::write::GzEncoder::new(sink, flate2::Compression::fast());
-    let mut diff = Hasher::new(Algorithm::Sha256);
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).with_context(|| format!("read {tar:?}")),
+    let gz = flate2::write::GzEncoder::new(sink, flate2::Compression::fast());
+    let mut tee = TeeReader {
+        inner: reader,
+        diff: Hasher::new(Algorithm::Sha256),
+        gz,
+        total: 0,
+    };
+    // Walk the tar headers as the bytes flow to the layer, so a file that is not a tar is
+    // refused (as `docker import` does) without a second pass.
+    {
+        let mut archive = tar::Archive::new(&mut tee);
+        let not_tar = |e: io::Error| {
+            let first = e.to_string().lines().next().unwrap_or_default().to_string();
+            anyhow::anyhow!("read tar {tar:?}: not a tar archive ({first})")
         };
-        diff.update(&buf[..n]);
-        gz.write_all(&buf[..n])
-            .with_context(|| format!("write {out:?}"))?;
-        total += n as u64;
+        for entry in archive.entries().map_err(not_tar)? {
+            entry.map_err(not_tar)?;
+        }
     }
-    if total == 0 {
+    // Bytes after the end-of-archive marker belong to the layer too.
+    io::copy(&mut tee, &mut io::sink()).with_context(|| format!("read {tar:?}"))?;
+    if tee.total == 0 {
         bail!("import {tar:?}: empty file");
     }
-    let mut sink = gz.finish().with_context(|| format!("write {out:?}"))?;
+    let mut sink = tee.gz.finish().with_context(|| format!("write {out:?}"))?;
     sink.flush().with_context(|| format!("write {out:?}"))?;
-    Ok((diff.finish(), sink.hasher.finish(), sink.size))
+    Ok((tee.diff.finish(), sink.hasher.finish(), sink.size))
+}
+
+/// Feeds every byte read into the diff-ID hash and the gzip encoder.
+struct TeeReader<R, W: Write> {
+    inner: R,
+    diff: Hasher,
+    gz: flate2::write::GzEncoder<W>,
+    total: u64,
+}
+
+impl<R: Read, W: Write> Read for TeeReader<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.diff.update(&buf[..n]);
+        self.gz.write_all(&buf[..n])?;
+        self.total += n as u64;
+        Ok(n)
+    }
 }
 
 trait PeekGzip {

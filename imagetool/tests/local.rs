@@ -255,6 +255,8 @@ fn bad_input_gives_one_line_errors() {
         ],
     );
     assert!(err.contains("no oci-layout"), "{err}");
+    let err = fails(&root, &["import", "/etc/hostname", "x:1"]);
+    assert!(err.contains("not a tar archive"), "{err}");
     let err = fails(&root, &["import", "/nonexistent.tar", "x:1"]);
     assert!(err.contains("\"/nonexistent.tar\""), "{err}");
     let err = fails(&root, &["copy", "docker://a@sha256:12", "oci:/tmp/y"]);
@@ -281,6 +283,22 @@ fn tag_rmi_and_garbage_collection() {
     let json: serde_json::Value =
         serde_json::from_str(&ok(&root, &["images", "--format", "json"])).unwrap();
     assert_eq!(json[1]["name"], "docker.io/library/b:2");
+    // A closed stdout pipe ends the listing quietly (SIGPIPE), never a panic.
+    let piped = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("for i in 1 2 3 4 5 6 7 8; do echo; done | {} --root {} images 2>&1 >/dev/full; {} --root {} images | true", bin(), root.display(), bin(), root.display()))
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&piped.stdout).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&piped.stdout)
+    );
+    assert!(
+        !String::from_utf8_lossy(&piped.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
     let blobs = tree(&root.join("oci/blobs/sha256")).len();
     ok(&root, &["rmi", "a:1"]);
     assert_eq!(

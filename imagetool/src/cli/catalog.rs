@@ -19,7 +19,7 @@ pub fn run(o: Opts) -> Result<()> {
         .unwrap_or(&o.registry)
         .trim_end_matches('/');
     let repos = ops::catalog(host, &o.registry_args.options()?)?;
-    println!(
+    out!(
         "{}",
         serde_json::to_string_pretty(
             &serde_json::json!({"Registry": host, "Repositories": repos})

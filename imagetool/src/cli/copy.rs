@@ -89,9 +89,11 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
             .manifest_digest
             .map(|d| d.to_string())
             .unwrap_or_default();
-        println!(
+        out!(
             "copied {} blobs, skipped {}, mounted {}; manifest {digest}",
-            report.copied, report.skipped, report.mounted
+            report.copied,
+            report.skipped,
+            report.mounted
         );
     }
     Ok(())

@@ -25,12 +25,15 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
     )?;
     let rows = history(src.as_ref(), &CopyOptions::default())?;
     match o.format.as_deref() {
-        Some("json") => println!("{}", serde_json::to_string_pretty(&rows)?),
+        Some("json") => out!("{}", serde_json::to_string_pretty(&rows)?),
         Some(f) => bail!("parse --format {f:?}: only \"json\" is supported"),
         None => {
-            println!(
+            out!(
                 "{:<14} {:<22} {:<50} {:>10}",
-                "LAYER", "CREATED", "CREATED BY", "SIZE"
+                "LAYER",
+                "CREATED",
+                "CREATED BY",
+                "SIZE"
             );
             for r in rows {
                 let layer = r
@@ -39,7 +42,7 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
                     .and_then(|l| l.strip_prefix("sha256:"))
                     .map_or("<missing>", |h| &h[..12]);
                 let by: String = r.created_by.chars().take(50).collect();
-                println!(
+                out!(
                     "{layer:<14} {:<22} {by:<50} {:>10}",
                     r.created.as_deref().unwrap_or(""),
                     r.size

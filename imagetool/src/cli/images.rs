@@ -21,7 +21,7 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
     let store = Store::open(root)?;
     let images = store.images()?;
     if o.format.as_deref() == Some("json") {
-        println!("{}", serde_json::to_string_pretty(&images)?);
+        out!("{}", serde_json::to_string_pretty(&images)?);
         return Ok(());
     }
     if let Some(f) = &o.format {
@@ -29,13 +29,16 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
     }
     if o.quiet {
         for i in &images {
-            println!("{}", &i.digest.hex()[..12]);
+            out!("{}", &i.digest.hex()[..12]);
         }
         return Ok(());
     }
-    println!(
+    out!(
         "{:<50} {:<20} {:<14} {:>10}",
-        "REPOSITORY", "TAG", "IMAGE ID", "SIZE"
+        "REPOSITORY",
+        "TAG",
+        "IMAGE ID",
+        "SIZE"
     );
     for i in &images {
         let (repo, tag) = match i.name.parse::<ImageRef>() {
@@ -45,7 +48,7 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
             ),
             Err(_) => ("<none>".to_string(), "<none>".to_string()),
         };
-        println!(
+        out!(
             "{repo:<50} {tag:<20} {:<14} {:>10}",
             &i.digest.hex()[..12],
             human(image_size(&store, i))

@@ -20,7 +20,7 @@ pub struct Opts {
 pub fn run(root: &Path, o: Opts) -> Result<()> {
     let name: ImageRef = o.image.parse()?;
     let report = import_rootfs(root, &o.file, &name, &o.change)?;
-    println!(
+    out!(
         "{}",
         report
             .manifest_digest

@@ -21,6 +21,6 @@ pub fn run(o: Opts) -> Result<()> {
         .parse()?;
     let tags = ops::list_tags(&r, &o.registry.options()?)?;
     let v = serde_json::json!({"Repository": r.repository(), "Tags": tags});
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    out!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
 }

@@ -32,7 +32,7 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
             store.tag(&first.to_string(), n)?;
         }
         for n in &names {
-            println!("Loaded image: {n}");
+            out!("Loaded image: {n}");
         }
     }
     Ok(())

@@ -59,7 +59,7 @@ pub fn run(o: Opts) -> Result<()> {
     };
     let opts = super::registry_options(o.tls_verify, None, o.authfile, o.cert_dir, 3)?;
     ops::login(host(&o.registry), &user, &password, &opts)?;
-    println!("Login Succeeded!");
+    out!("Login Succeeded!");
     Ok(())
 }
 
@@ -68,6 +68,6 @@ pub fn run_logout(o: LogoutOpts) -> Result<()> {
     if !ops::logout(host(&o.registry), &opts)? {
         bail!("log out of {}: not logged in", host(&o.registry));
     }
-    println!("Removed login credentials for {}", host(&o.registry));
+    out!("Removed login credentials for {}", host(&o.registry));
     Ok(())
 }

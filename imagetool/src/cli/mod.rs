@@ -1,5 +1,14 @@
 //! Command-line surface, one file per command, flags named as skopeo names them.
 
+/// `println!` that returns the write error (a full disk, a closed pipe) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+            .map_err(|e| anyhow::anyhow!("write to standard output: {e}"))?;
+    }};
+}
+
 mod catalog;
 mod copy;
 mod delete;

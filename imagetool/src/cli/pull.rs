@@ -41,7 +41,7 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
         },
     )?;
     if !o.quiet {
-        println!(
+        out!(
             "{r}: {}",
             report
                 .manifest_digest

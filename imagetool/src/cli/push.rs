@@ -44,9 +44,12 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
         },
     )?;
     if !o.quiet {
-        println!(
+        out!(
             "pushed {}: copied {}, skipped {}, mounted {}",
-            o.name, report.copied, report.skipped, report.mounted
+            o.name,
+            report.copied,
+            report.skipped,
+            report.mounted
         );
     }
     Ok(())

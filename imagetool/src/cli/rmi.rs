@@ -15,7 +15,7 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
     let store = Store::open(root)?;
     for n in &o.names {
         let d = store.remove(n)?;
-        println!("Untagged: {}", d.ref_name().unwrap_or(n));
+        out!("Untagged: {}", d.ref_name().unwrap_or(n));
     }
     Ok(())
 }

@@ -85,9 +85,10 @@ pub fn run(o: Opts) -> Result<()> {
         scoped: o.scoped,
     };
     let report = sync(&src, &dst, &opts)?;
-    println!(
+    out!(
         "synced {} images, {} already up to date",
-        report.copied, report.skipped
+        report.copied,
+        report.skipped
     );
     Ok(())
 }
