@@ -389,3 +389,45 @@ fn store_removes_debris_of_dead_writers() {
     ok(&root, &["images"]);
     assert!(!dead.exists(), "debris was not removed");
 }
+
+#[test]
+fn concurrent_writers_all_land_in_index_json() {
+    let t = Tmp::new("concurrent");
+    let root = t.join("root");
+    let tar = busybox_rootfs(t.path());
+    ok(&root, &["images"]);
+    let children: Vec<_> = (0..6)
+        .map(|i| {
+            std::process::Command::new(bin())
+                .arg("--root")
+                .arg(&root)
+                .args([
+                    "import",
+                    tar.to_str().unwrap(),
+                    &format!("c{i}:1"),
+                    "--change",
+                    &format!("ENV N={i}"),
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&root, &["images", "--format", "json"])).unwrap();
+    let mut names: Vec<String> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    let want: Vec<String> = (0..6)
+        .map(|i| format!("docker.io/library/c{i}:1"))
+        .collect();
+    assert_eq!(names, want, "a concurrent index.json update was lost");
+    assert!(tree(&root.join("tmp")).is_empty());
+}
