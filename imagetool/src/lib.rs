@@ -1,1 +1,22 @@
-//! skiff-image's library: one image model over many transports.
+//! skiff-image's library: one image model over many transports (see ARCHITECTURE.md,
+//! "The image tool"). Sources and destinations meet in [`copy`]; every blob is verified
+//! while it streams ([`verify`]).
+#![forbid(unsafe_code)]
+
+pub mod copy;
+pub mod digest;
+pub mod fsutil;
+pub mod import;
+pub mod inspect;
+pub mod lock;
+pub mod manifest;
+pub mod reference;
+pub mod registry;
+pub mod sync;
+pub mod transport;
+pub mod validate;
+pub mod verify;
+
+pub use digest::Digest;
+pub use reference::ImageRef;
+pub use transport::store::{resolve_image, ResolvedImage, Store};

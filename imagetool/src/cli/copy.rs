@@ -1,0 +1,111 @@
+//! `copy SRC DST` (skopeo copy).
+
+use super::{open_options, registry_options};
+use anyhow::{Context, Result};
+use clap::Args;
+use skiff_image::copy::{copy_image, CopyOptions};
+use skiff_image::transport::{open_destination, open_source, Location};
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct Opts {
+    /// Source, TRANSPORT:DETAILS.
+    pub source: String,
+    /// Destination, TRANSPORT:DETAILS.
+    pub destination: String,
+    /// Copy every image of a manifest list / index.
+    #[arg(long, short = 'a')]
+    pub all: bool,
+    /// Keep manifest bytes unchanged (always the case: skiff-image never converts).
+    #[arg(long)]
+    pub preserve_digests: bool,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub src_tls_verify: Option<bool>,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub dest_tls_verify: Option<bool>,
+    #[arg(long)]
+    pub src_creds: Option<String>,
+    #[arg(long)]
+    pub dest_creds: Option<String>,
+    #[arg(long)]
+    pub src_cert_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub dest_cert_dir: Option<PathBuf>,
+    /// Credentials file for both sides.
+    #[arg(long)]
+    pub authfile: Option<PathBuf>,
+    #[arg(long)]
+    pub src_authfile: Option<PathBuf>,
+    #[arg(long)]
+    pub dest_authfile: Option<PathBuf>,
+    #[arg(long, default_value_t = 3)]
+    pub retry_times: u32,
+    /// Blobs copied at once.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Platform to choose from an index, OS/ARCH (default: the host's).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Print nothing on success.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Write the manifest digest to this file.
+    #[arg(long)]
+    pub digestfile: Option<PathBuf>,
+}
+
+pub fn run(root: &Path, o: Opts) -> Result<()> {
+    let src_loc = Location::parse(&o.source)?;
+    let dst_loc = Location::parse(&o.destination)?;
+    let src_reg = registry_options(
+        o.src_tls_verify,
+        o.src_creds.as_deref(),
+        o.src_authfile.or(o.authfile.clone()),
+        o.src_cert_dir,
+        o.retry_times,
+    )?;
+    let dst_reg = registry_options(
+        o.dest_tls_verify,
+        o.dest_creds.as_deref(),
+        o.dest_authfile.or(o.authfile),
+        o.dest_cert_dir,
+        o.retry_times,
+    )?;
+    let copy = CopyOptions {
+        all: o.all,
+        jobs: o.jobs,
+        platform: parse_platform(o.platform.as_deref())?,
+    };
+    let src = open_source(&src_loc, &open_options(root, src_reg))
+        .with_context(|| format!("open source {}", o.source))?;
+    let dst = open_destination(&dst_loc, &open_options(root, dst_reg))
+        .with_context(|| format!("open destination {}", o.destination))?;
+    let report = copy_image(src.as_ref(), dst.as_ref(), &copy)?;
+    if let (Some(f), Some(d)) = (&o.digestfile, &report.manifest_digest) {
+        std::fs::write(f, d.to_string()).with_context(|| format!("write {f:?}"))?;
+    }
+    if !o.quiet {
+        let digest = report
+            .manifest_digest
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        out!(
+            "copied {} blobs, skipped {}, mounted {}; manifest {digest}",
+            report.copied,
+            report.skipped,
+            report.mounted
+        );
+    }
+    Ok(())
+}
+
+pub fn parse_platform(p: Option<&str>) -> Result<Option<(String, String)>> {
+    let Some(p) = p else { return Ok(None) };
+    let (os, arch) = p
+        .split_once('/')
+        .ok_or_else(|| anyhow::anyhow!("parse --platform {p:?}: expected OS/ARCH"))?;
+    Ok(Some((
+        os.to_string(),
+        arch.split('/').next().unwrap_or(arch).to_string(),
+    )))
+}

@@ -1,0 +1,61 @@
+//! `inspect [--raw] [--config] NAME` — NAME is TRANSPORT:DETAILS or a local store name.
+
+use super::{location_or_store, open_options, RegistryArgs};
+use anyhow::Result;
+use clap::Args;
+use skiff_image::copy::CopyOptions;
+use skiff_image::inspect::{inspect, platform_manifest, read_config};
+use skiff_image::registry::ops;
+use skiff_image::transport::{open_source, read_manifest, Location};
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Args)]
+pub struct Opts {
+    pub name: String,
+    /// Print the manifest bytes as stored.
+    #[arg(long)]
+    pub raw: bool,
+    /// Print the image config (with --raw: its bytes as stored).
+    #[arg(long)]
+    pub config: bool,
+    /// Don't list the repository's tags (registry images).
+    #[arg(long)]
+    pub no_tags: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+pub fn run(root: &Path, o: Opts) -> Result<()> {
+    let loc = location_or_store(&o.name)?;
+    let reg = o.registry.options()?;
+    let src = open_source(&loc, &open_options(root, reg.clone()))?;
+    let copy = CopyOptions::default();
+    let mut out = std::io::stdout().lock();
+    if o.config {
+        let (_, m) = platform_manifest(src.as_ref(), &copy)?;
+        let bytes = read_config(src.as_ref(), &m.config)?;
+        if o.raw {
+            out.write_all(&bytes)?;
+        } else {
+            let v: serde_json::Value = serde_json::from_slice(&bytes)?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        return Ok(());
+    }
+    if o.raw {
+        let (bytes, _) = read_manifest(src.as_ref(), None)?;
+        out.write_all(&bytes)?;
+        return Ok(());
+    }
+    let (name, tags) = match &loc {
+        Location::Registry(r) if !o.no_tags => {
+            (r.repository(), ops::list_tags(r, &reg).unwrap_or_default())
+        }
+        Location::Registry(r) => (r.repository(), Vec::new()),
+        _ => (o.name.clone(), Vec::new()),
+    };
+    let v = inspect(src.as_ref(), &name, tags, &copy)?;
+    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    Ok(())
+}

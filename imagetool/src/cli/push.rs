@@ -1,0 +1,56 @@
+//! `push NAME [DEST]`: local store → `docker://NAME` (or DEST, any transport).
+
+use super::{open_options, RegistryArgs};
+use anyhow::Result;
+use clap::Args;
+use skiff_image::copy::{copy_image, CopyOptions};
+use skiff_image::reference::ImageRef;
+use skiff_image::transport::{open_destination, store::Store, Location};
+use std::path::Path;
+
+#[derive(Args)]
+pub struct Opts {
+    /// Stored image name.
+    pub name: String,
+    /// Destination, TRANSPORT:DETAILS (default `docker://NAME`).
+    pub destination: Option<String>,
+    #[arg(long, short = 'a')]
+    pub all: bool,
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+pub fn run(root: &Path, o: Opts) -> Result<()> {
+    let store = Store::open(root)?;
+    let src = store.source(&o.name)?;
+    let loc = match &o.destination {
+        Some(d) => Location::parse(d)?,
+        None => Location::Registry(
+            o.name
+                .strip_prefix("docker://")
+                .unwrap_or(&o.name)
+                .parse::<ImageRef>()?,
+        ),
+    };
+    let dst = open_destination(&loc, &open_options(root, o.registry.options()?))?;
+    let report = copy_image(
+        &src,
+        dst.as_ref(),
+        &CopyOptions {
+            all: o.all,
+            ..Default::default()
+        },
+    )?;
+    if !o.quiet {
+        out!(
+            "pushed {}: copied {}, skipped {}, mounted {}",
+            o.name,
+            report.copied,
+            report.skipped,
+            report.mounted
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! `docker://` — the distribution API v2 (`distribution/docs/spec/api.md`, OCI
+//! distribution-spec): a blocking HTTP client with auth, TLS per registry and retries,
+//! and the image source/destination over it.
+
+pub mod auth;
+pub mod challenge;
+pub mod client;
+pub mod dest;
+pub mod ops;
+pub mod registries;
+pub mod source;
+pub mod tls;
+
+pub use client::Client;
+pub use dest::RegistryDestination;
+pub use source::RegistrySource;
+
+use std::path::PathBuf;
+
+/// Options for talking to registries, as skopeo's flags name them.
+#[derive(Clone, Debug)]
+pub struct RegistryOptions {
+    /// `--tls-verify`: `None` = default (verify; loopback may fall back to plain HTTP).
+    pub tls_verify: Option<bool>,
+    /// `--creds USER:PASS`.
+    pub creds: Option<(String, String)>,
+    /// `--authfile`.
+    pub authfile: Option<PathBuf>,
+    /// `--retry-times`.
+    pub retry_times: u32,
+    /// Directories holding `HOST/*.crt` CA files; defaults to containers' and docker's.
+    pub certs_dirs: Vec<PathBuf>,
+    /// `--cert-dir`: a directory holding `*.crt` CA files for this registry directly.
+    pub cert_dir: Option<PathBuf>,
+    /// registries.conf to use instead of `$CONTAINERS_REGISTRIES_CONF` / the system file.
+    pub registries_conf: Option<PathBuf>,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            tls_verify: None,
+            creds: None,
+            authfile: None,
+            retry_times: 3,
+            certs_dirs: vec![
+                PathBuf::from("/etc/containers/certs.d"),
+                PathBuf::from("/etc/docker/certs.d"),
+            ],
+            cert_dir: None,
+            registries_conf: None,
+        }
+    }
+}
+
+/// Docker's rule: loopback registries are insecure by default (plain HTTP allowed).
+pub fn is_loopback(domain: &str) -> bool {
+    let host = match domain.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|c| c.is_ascii_digit()) => h,
+        _ => domain,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The API host for a reference domain (Docker Hub's API lives elsewhere).
+pub fn api_host(domain: &str) -> &str {
+    if domain == crate::reference::DEFAULT_DOMAIN {
+        "registry-1.docker.io"
+    } else {
+        domain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_hosts() {
+        assert!(super::is_loopback("localhost:5000"));
+        assert!(super::is_loopback("127.0.0.2:5000"));
+        assert!(super::is_loopback("[::1]:5000"));
+        assert!(!super::is_loopback("registry.example.com:5000"));
+        assert!(!super::is_loopback("10.0.0.1"));
+    }
+}

@@ -1,0 +1,213 @@
+//! Reading an image from a registry: manifests by tag or digest with every supported
+//! `Accept` type, blobs as streams that resume with `Range` after a dropped connection.
+
+use super::client::{Body, Client, HttpError};
+use super::registries::{self, Endpoint};
+use super::RegistryOptions;
+use crate::digest::Digest;
+use crate::manifest::{self, Descriptor};
+use crate::reference::ImageRef;
+use crate::transport::{BlobOrigin, BlobReader, ImageSource};
+use anyhow::{bail, Context, Result};
+use std::io::{self, Read};
+use std::sync::{Arc, OnceLock};
+
+/// Reads from the first endpoint (registries.conf mirrors, then the registry) that serves
+/// the top-level manifest; every later read uses that endpoint.
+pub struct RegistrySource {
+    endpoints: Vec<Endpoint>,
+    chosen: OnceLock<(Arc<Client>, ImageRef)>,
+}
+
+impl RegistrySource {
+    pub fn new(reference: &ImageRef, opts: &RegistryOptions) -> Result<RegistrySource> {
+        let endpoints = registries::pull_endpoints(reference, opts)?;
+        Ok(RegistrySource {
+            endpoints,
+            chosen: OnceLock::new(),
+        })
+    }
+
+    /// The endpoint in use; before any manifest was read, the registry itself.
+    fn current(&self) -> Result<(Arc<Client>, ImageRef)> {
+        if let Some(c) = self.chosen.get() {
+            return Ok(c.clone());
+        }
+        let ep = self.endpoints.last().context("no registry endpoint")?;
+        let client = Client::new(&ep.reference.domain, &ep.reference.path, &ep.opts, false)?;
+        Ok(self
+            .chosen
+            .get_or_init(|| (Arc::new(client), ep.reference.clone()))
+            .clone())
+    }
+
+    /// Try each endpoint for the top-level manifest; the first that answers is kept.
+    fn choose(&self) -> Result<(Vec<u8>, String)> {
+        let mut last = None;
+        for ep in &self.endpoints {
+            let r = &ep.reference;
+            let attempt = Client::new(&r.domain, &r.path, &ep.opts, false).and_then(|client| {
+                let got = get_manifest(&client, &r.manifest_reference())?;
+                Ok((client, got))
+            });
+            match attempt {
+                Ok((client, got)) => {
+                    let _ = self.chosen.set((Arc::new(client), r.clone()));
+                    return Ok(got);
+                }
+                Err(e) => last = Some(e.context(format!("read manifest {r}"))),
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("no registry endpoint")))
+    }
+}
+
+/// GET a manifest by tag or digest; returns bytes and media type.
+pub fn get_manifest(client: &Client, reference: &str) -> Result<(Vec<u8>, String)> {
+    let url = client.repo_url(&format!("manifests/{reference}"))?;
+    let accept = manifest::ACCEPT_ALL.join(", ");
+    let resp = client.send("GET", &url, &[("Accept", accept)], Body::Empty)?;
+    let content_type = resp
+        .header("content-type")
+        .map(|c| c.split(';').next().unwrap_or(c).trim().to_string());
+    let mut bytes = Vec::new();
+    resp.into_reader()
+        .take(16 << 20)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("read manifest from {url}"))?;
+    let media_type = match content_type {
+        Some(c) if c != "application/json" && !c.is_empty() => c,
+        _ => manifest::guess_media_type(&bytes),
+    };
+    Ok((bytes, media_type))
+}
+
+/// HEAD a manifest: its digest (`Docker-Content-Digest`) if it exists.
+pub fn head_manifest(client: &Client, reference: &str) -> Result<Option<Digest>> {
+    let url = client.repo_url(&format!("manifests/{reference}"))?;
+    let accept = manifest::ACCEPT_ALL.join(", ");
+    match client.send("HEAD", &url, &[("Accept", accept)], Body::Empty) {
+        Ok(resp) => Ok(resp
+            .header("docker-content-digest")
+            .and_then(|d| d.parse().ok())),
+        Err(e) if e.status() == Some(404) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl ImageSource for RegistrySource {
+    fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)> {
+        let (bytes, mt) = match instance {
+            Some(d) => {
+                let (client, reference) = self.current()?;
+                get_manifest(&client, &d.to_string())
+                    .with_context(|| format!("read manifest {reference}@{d}"))?
+            }
+            None => self.choose()?,
+        };
+        let pinned = self
+            .endpoints
+            .last()
+            .and_then(|e| e.reference.digest.clone());
+        if let (None, Some(want)) = (instance, &pinned) {
+            let got = Digest::of(&bytes);
+            if &got != want {
+                bail!("verify manifest {want}: registry sent content with digest {got}");
+            }
+        }
+        Ok((bytes, mt))
+    }
+
+    fn blob_raw(&self, desc: &Descriptor) -> Result<BlobReader> {
+        let (client, _) = self.current()?;
+        let url = client.repo_url(&format!("blobs/{}", desc.digest))?;
+        let mut r = ResumingReader {
+            client,
+            url,
+            offset: 0,
+            inner: None,
+            resumes_left: 5,
+        };
+        r.open()?;
+        Ok(Box::new(r))
+    }
+
+    fn origin(&self) -> Option<BlobOrigin> {
+        let (_, r) = self.current().ok()?;
+        Some(BlobOrigin {
+            domain: r.domain,
+            path: r.path,
+        })
+    }
+}
+
+/// A blob body that, when the connection fails mid-stream, asks again from the byte it
+/// reached (`Range: bytes=N-`). The verifying reader above it still sees one stream.
+struct ResumingReader {
+    client: Arc<Client>,
+    url: String,
+    offset: u64,
+    inner: Option<Box<dyn Read + Send + Sync>>,
+    resumes_left: u32,
+}
+
+impl ResumingReader {
+    fn open(&mut self) -> Result<(), HttpError> {
+        let headers: Vec<(&str, String)> = if self.offset > 0 {
+            vec![("Range", format!("bytes={}-", self.offset))]
+        } else {
+            Vec::new()
+        };
+        let resp = self.client.send("GET", &self.url, &headers, Body::Empty)?;
+        let full_body = resp.status() == 200;
+        let mut reader = resp.into_reader();
+        if self.offset > 0 && full_body {
+            // The server ignored Range and sent the whole blob: skip what we already have.
+            let skipped =
+                io::copy(&mut (&mut reader).take(self.offset), &mut io::sink()).map_err(|e| {
+                    HttpError::Transport {
+                        method: "GET".into(),
+                        url: self.url.clone(),
+                        source: e.into(),
+                    }
+                })?;
+            if skipped != self.offset {
+                return Err(HttpError::Transport {
+                    method: "GET".into(),
+                    url: self.url.clone(),
+                    source: anyhow::anyhow!(
+                        "body ended at byte {skipped} before resume offset {}",
+                        self.offset
+                    ),
+                });
+            }
+        }
+        self.inner = Some(reader);
+        Ok(())
+    }
+}
+
+impl Read for ResumingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(inner) = self.inner.as_mut() else {
+                return Err(io::Error::other(format!("GET {}: no response", self.url)));
+            };
+            match inner.read(buf) {
+                Ok(n) => {
+                    self.offset += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if self.resumes_left > 0 && e.kind() != io::ErrorKind::InvalidData => {
+                    self.resumes_left -= 1;
+                    self.inner = None;
+                    self.open().map_err(|e2| {
+                        io::Error::other(format!("{e}; resume at byte {}: {e2}", self.offset))
+                    })?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}

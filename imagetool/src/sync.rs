@@ -1,0 +1,202 @@
+//! `sync`: copy whole repositories (every tag, or the tags a YAML file lists) from a
+//! registry to a registry or to `dir:` directories, several images at once, skipping images
+//! whose destination manifest already has the digest the copy would write (skopeo `sync`).
+
+use crate::copy::{copy_image, CopyOptions};
+use crate::digest::Digest;
+use crate::manifest::{self, Parsed};
+use crate::reference::ImageRef;
+use crate::registry::{
+    client::Client, ops, registries, source, RegistryDestination, RegistryOptions, RegistrySource,
+};
+use crate::transport::{dir::DirDestination, read_manifest, ImageDestination};
+use anyhow::{anyhow, Context, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+#[derive(Clone, Debug)]
+pub enum SyncSource {
+    /// A repository (all tags) or one tagged image.
+    Registry(ImageRef),
+    /// skopeo's YAML: `REGISTRY: {images: {REPO: [TAGS]}, tls-verify, credentials}`.
+    Yaml(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub enum SyncDestination {
+    /// `domain/namespace` under which each repository's base name is created.
+    Registry(String),
+    Dir(PathBuf),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SyncOptions {
+    pub src_registry: RegistryOptions,
+    pub dest_registry: RegistryOptions,
+    pub copy: CopyOptions,
+    /// Images copied at once.
+    pub jobs: usize,
+    /// Keep the full source path (`--scoped`) instead of the repository's base name.
+    pub scoped: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    pub copied: usize,
+    pub skipped: usize,
+}
+
+#[derive(Deserialize)]
+struct YamlRegistry {
+    #[serde(default)]
+    images: BTreeMap<String, Vec<String>>,
+    #[serde(default, rename = "tls-verify")]
+    tls_verify: Option<bool>,
+    #[serde(default)]
+    credentials: Option<YamlCreds>,
+}
+
+#[derive(Deserialize)]
+struct YamlCreds {
+    username: String,
+    password: String,
+}
+
+/// The images to copy, each with the registry options to read it.
+fn expand(src: &SyncSource, opts: &SyncOptions) -> Result<Vec<(ImageRef, RegistryOptions)>> {
+    let mut repos: Vec<(ImageRef, Vec<String>, RegistryOptions)> = Vec::new();
+    match src {
+        SyncSource::Registry(r) => {
+            let tags = r.tag.iter().cloned().collect();
+            repos.push((r.clone(), tags, opts.src_registry.clone()));
+        }
+        SyncSource::Yaml(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("read {path:?}"))?;
+            let doc: BTreeMap<String, YamlRegistry> =
+                serde_yaml::from_str(&text).with_context(|| format!("parse {path:?}"))?;
+            for (registry, entry) in doc {
+                let mut ro = opts.src_registry.clone();
+                if entry.tls_verify.is_some() {
+                    ro.tls_verify = entry.tls_verify;
+                }
+                if let Some(c) = &entry.credentials {
+                    ro.creds = Some((c.username.clone(), c.password.clone()));
+                }
+                for (repo, tags) in entry.images {
+                    let r: ImageRef = format!("{registry}/{repo}").parse()?;
+                    repos.push((r, tags, ro.clone()));
+                }
+            }
+        }
+    }
+    let mut images = Vec::new();
+    for (r, tags, ro) in repos {
+        let tags = if tags.is_empty() {
+            ops::list_tags(&r, &ro)?
+        } else {
+            tags
+        };
+        images.extend(tags.into_iter().map(|t| (r.with_tag(&t), ro.clone())));
+    }
+    Ok(images)
+}
+
+fn target_name(src: &ImageRef, scoped: bool) -> String {
+    if scoped {
+        format!("{}/{}", src.domain, src.path)
+    } else {
+        src.path.rsplit('/').next().unwrap_or(&src.path).to_string()
+    }
+}
+
+/// Digest of the manifest a copy of `src` would write (the platform's when not `--all`).
+fn written_digest(src: &RegistrySource, copy: &CopyOptions) -> Result<Digest> {
+    let (bytes, mt) = read_manifest(src, None)?;
+    match manifest::parse(&bytes, &mt)? {
+        Parsed::Index(i) if !copy.all => {
+            let (os, arch) = copy.platform.clone().unwrap_or_else(|| {
+                let (o, a) = manifest::host_platform();
+                (o.to_string(), a.to_string())
+            });
+            Ok(manifest::choose_platform(&i, &os, &arch)
+                .ok_or_else(|| anyhow!("choose manifest: no entry for {os}/{arch}"))?
+                .digest
+                .clone())
+        }
+        _ => Ok(Digest::of(&bytes)),
+    }
+}
+
+fn sync_one(
+    src_ref: &ImageRef,
+    ro: &RegistryOptions,
+    dst: &SyncDestination,
+    opts: &SyncOptions,
+) -> Result<bool> {
+    let src = RegistrySource::new(src_ref, ro)?;
+    let tag = src_ref.tag_or_latest().unwrap_or("latest");
+    let name = target_name(src_ref, opts.scoped);
+    let dest: Box<dyn ImageDestination> = match dst {
+        SyncDestination::Registry(prefix) => {
+            let r: ImageRef = format!("{prefix}/{name}:{tag}").parse()?;
+            let want = written_digest(&src, &opts.copy)?;
+            let ep = registries::push_endpoint(&r, &opts.dest_registry)?;
+            let client = Client::new(&ep.reference.domain, &ep.reference.path, &ep.opts, false)?;
+            if source::head_manifest(&client, tag)? == Some(want) {
+                return Ok(false);
+            }
+            Box::new(RegistryDestination::new(&r, &opts.dest_registry)?)
+        }
+        SyncDestination::Dir(base) => {
+            let dir = base.join(format!("{name}:{tag}"));
+            let want = written_digest(&src, &opts.copy)?;
+            if std::fs::read(dir.join("manifest.json")).is_ok_and(|b| Digest::of(&b) == want) {
+                return Ok(false);
+            }
+            Box::new(DirDestination::create(&dir)?)
+        }
+    };
+    copy_image(&src, dest.as_ref(), &opts.copy)?;
+    Ok(true)
+}
+
+/// Sync every image of `src` to `dst`; the first failure is returned after the others end.
+pub fn sync(src: &SyncSource, dst: &SyncDestination, opts: &SyncOptions) -> Result<SyncReport> {
+    if let SyncDestination::Dir(d) = dst {
+        std::fs::create_dir_all(d).with_context(|| format!("create directory {d:?}"))?;
+    }
+    let images = expand(src, opts)?;
+    let queue = Mutex::new(images.into_iter());
+    let copied = AtomicUsize::new(0);
+    let skipped = AtomicUsize::new(0);
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.clamp(1, 8) {
+            s.spawn(|| loop {
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                let Some((r, ro)) = next else { return };
+                match sync_one(&r, &ro, dst, opts).with_context(|| format!("sync {r}")) {
+                    Ok(true) => copied.fetch_add(1, Ordering::Relaxed),
+                    Ok(false) => skipped.fetch_add(1, Ordering::Relaxed),
+                    Err(e) => {
+                        failure
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_or_insert(e);
+                        return;
+                    }
+                };
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    Ok(SyncReport {
+        copied: copied.into_inner(),
+        skipped: skipped.into_inner(),
+    })
+}

@@ -1,0 +1,130 @@
+//! `oci:DIR[:REF]`: an OCI image layout directory, images named by the
+//! `org.opencontainers.image.ref.name` annotation in index.json, as skopeo reads and writes it.
+
+use super::layout::{self, Layout, Staging};
+use super::{BlobReader, ImageDestination, ImageSource};
+use crate::digest::Digest;
+use crate::manifest::{self, Descriptor};
+use anyhow::{Context, Result};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub struct OciSource {
+    layout: Layout,
+    top: Descriptor,
+}
+
+impl OciSource {
+    pub fn open(dir: &Path, name: Option<&str>) -> Result<OciSource> {
+        let layout = Layout::open(dir)?;
+        let top = layout.find(name)?;
+        Ok(OciSource { layout, top })
+    }
+
+    pub fn from_parts(layout: Layout, top: Descriptor) -> OciSource {
+        OciSource { layout, top }
+    }
+}
+
+impl ImageSource for OciSource {
+    fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)> {
+        match instance {
+            None => {
+                let bytes = self.layout.read_blob(&self.top.digest)?;
+                Ok((bytes, self.top.media_type.clone()))
+            }
+            Some(d) => {
+                let bytes = self.layout.read_blob(d)?;
+                let mt = manifest::guess_media_type(&bytes);
+                Ok((bytes, mt))
+            }
+        }
+    }
+
+    fn blob_raw(&self, desc: &Descriptor) -> Result<BlobReader> {
+        Ok(Box::new(self.layout.open_blob(&desc.digest)?))
+    }
+}
+
+/// Writes into a layout: blobs staged, then published and named at commit. Used by `oci:`
+/// and (with a lock file) by the local store.
+pub struct LayoutWriter {
+    layout: Layout,
+    staging: Staging,
+    name: Option<String>,
+    lock: Option<PathBuf>,
+    top: Mutex<Option<Descriptor>>,
+}
+
+impl LayoutWriter {
+    pub fn new(
+        layout: Layout,
+        staging_parent: &Path,
+        name: Option<&str>,
+        lock: Option<PathBuf>,
+    ) -> Result<LayoutWriter> {
+        let staging = Staging::new_in(staging_parent)?;
+        Ok(LayoutWriter {
+            layout,
+            staging,
+            name: name.map(str::to_string),
+            lock,
+            top: Mutex::new(None),
+        })
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The top-level descriptor written by the last `put_manifest`.
+    pub fn top(&self) -> Option<Descriptor> {
+        self.top.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl ImageDestination for LayoutWriter {
+    fn has_blob(&self, desc: &Descriptor) -> Result<bool> {
+        Ok(self.layout.has_blob(desc) || self.staging.has(desc))
+    }
+
+    fn put_blob(&self, desc: &Descriptor, reader: &mut dyn Read) -> Result<()> {
+        self.staging.put(desc, reader)
+    }
+
+    fn put_manifest(&self, bytes: &[u8], media_type: &str, instance: bool) -> Result<()> {
+        self.staging.put_bytes(bytes)?;
+        if !instance {
+            let entry = layout::index_entry(bytes, media_type, self.name.as_deref());
+            *self.top.lock().unwrap_or_else(|e| e.into_inner()) = Some(entry);
+        }
+        Ok(())
+    }
+
+    fn commit(&self) -> Result<()> {
+        // Publish under the lock too: a concurrent `rmi` garbage-collects unreferenced
+        // blobs under it and must not see ours before index.json names them.
+        let _guard = match &self.lock {
+            Some(p) => Some(crate::lock::lock_exclusive(p)?),
+            None => None,
+        };
+        self.staging.publish(&self.layout)?;
+        let Some(top) = self.top() else { return Ok(()) };
+        let mut index = self.layout.read_index()?;
+        layout::set_ref(&mut index, top, self.name.as_deref());
+        self.layout
+            .write_index(&index)
+            .with_context(|| format!("update index of {:?}", self.layout.dir()))
+    }
+}
+
+pub struct OciDestination;
+
+impl OciDestination {
+    #[allow(clippy::new_ret_no_self)]
+    pub fn create(dir: &Path, name: Option<&str>) -> Result<LayoutWriter> {
+        let layout = Layout::create(dir)?;
+        LayoutWriter::new(layout, dir, name, None)
+    }
+}
