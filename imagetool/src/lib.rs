@@ -1,1 +1,3 @@
 //! skiff-image's library: one image model over many transports.
+
+pub mod unpack;
