@@ -9,6 +9,8 @@ pub(crate) mod image;
 mod pipeline;
 mod store;
 pub(crate) mod sys;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
