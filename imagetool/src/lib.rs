@@ -1,3 +1,4 @@
 //! skiff-image's library: one image model over many transports.
 
+pub mod bundle;
 pub mod unpack;

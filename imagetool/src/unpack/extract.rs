@@ -287,9 +287,7 @@ impl<'a> Extractor<'a> {
         let dir = self.walk(parent, true)?;
         if hidden == b".wh..opq" {
             let key = self.overlay_xattr("opaque");
-            return Ok(
-                sys::set_xattr_fd(dir.as_fd(), &key, b"y").context("mark the directory opaque")?
-            );
+            return sys::set_xattr_fd(dir.as_fd(), &key, b"y").context("mark the directory opaque");
         }
         if hidden.starts_with(b".wh.") {
             return Ok(()); // aufs bookkeeping (.wh..wh.plnk and friends), not content

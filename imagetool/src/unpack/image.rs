@@ -14,8 +14,6 @@ use super::pipeline::hex;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
-    #[serde(default)]
-    pub media_type: String,
     pub digest: String,
     pub size: u64,
 }
@@ -26,8 +24,6 @@ pub struct Manifest {
     pub config: Descriptor,
     #[serde(default)]
     pub layers: Vec<Descriptor>,
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -47,7 +43,6 @@ pub struct ContainerConfig {
     pub cmd: Option<Vec<String>>,
     pub volumes: Option<BTreeMap<String, serde_json::Value>>,
     pub working_dir: Option<String>,
-    pub labels: Option<BTreeMap<String, String>>,
     pub stop_signal: Option<String>,
 }
 

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+pub(crate) use pipeline::hex;
 pub use store::ensure_layers;
-pub(crate) use store::{chain_ids, layer_dir};
 
 /// How a layer is extracted.
 #[derive(Debug, Clone, Default)]

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub(crate) fn cstr(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
@@ -267,22 +267,46 @@ pub fn list_xattrs(path: &Path) -> io::Result<Vec<(CString, Vec<u8>)>> {
     Ok(out)
 }
 
-pub fn lsetxattr(path: &Path, key: &CStr, value: &[u8]) -> io::Result<()> {
-    let p = cstr(path)?;
-    // SAFETY: all pointers are valid for the given lengths during the call.
-    check(unsafe {
-        libc::lsetxattr(
-            p.as_ptr(),
-            key.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    })
-}
-
 /// Whether the effective uid is 0.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
+}
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// Opens `path` for reading as if `root` were `/` (openat2 RESOLVE_IN_ROOT): absolute
+/// symlinks and `..` inside an image stay inside it.
+pub fn open_in_root(root: BorrowedFd, path: &Path) -> io::Result<File> {
+    let p = cstr(path)?;
+    let how = OpenHow {
+        flags: (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: `how` is a valid open_how of the size passed; `p` a valid C string.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            p.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    check_fd(fd as libc::c_int).map(File::from)
+}
+
+/// The `/proc/self/fd` path of an open directory, to list it with `read_dir` without
+/// resolving any path string of our own.
+pub fn fd_path(dir: BorrowedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()))
 }
