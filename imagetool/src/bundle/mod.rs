@@ -6,6 +6,8 @@
 //! and `remove_bundle` need only the bundle path; `<root>/bundles/<id>.json` points
 //! back at the bundle so the store knows which layers are in use.
 
+#![forbid(unsafe_code)]
+
 mod copy;
 mod init;
 mod mount;

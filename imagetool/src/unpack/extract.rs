@@ -7,6 +7,8 @@
 //! met on the way (written by an earlier entry) is refused instead of followed, so no
 //! entry, link target or hardlink source can name anything outside the target.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::io::{self, Read, Write};
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use super::meta::{read_meta, Meta};
 use super::sys;
 use super::ExtractOptions;
 
@@ -25,15 +28,7 @@ use super::ExtractOptions;
 struct DirMeta {
     mode: u32,
     mtime: i64,
-}
-
-/// Metadata of one tar entry, with PAX overrides applied.
-struct Meta {
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    mtime: i64,
-    xattrs: Vec<(CString, Vec<u8>)>,
+    mtime_nsec: i64,
 }
 
 pub(crate) struct Extractor<'a> {
@@ -51,7 +46,7 @@ fn errno(e: &io::Error) -> i32 {
     e.raw_os_error().unwrap_or(0)
 }
 
-fn c(b: &[u8]) -> Result<CString> {
+pub(crate) fn c(b: &[u8]) -> Result<CString> {
     CString::new(b).context("path contains a NUL byte")
 }
 
@@ -199,7 +194,7 @@ impl<'a> Extractor<'a> {
                 self.clear(dir.as_fd(), &cname, false)?;
                 sys::symlink_at(&c(&target)?, dir.as_fd(), &cname)?;
                 self.own_at(dir.as_fd(), &cname, &meta)?;
-                sys::set_times_at(dir.as_fd(), &cname, meta.mtime, 0)?;
+                sys::set_times_at(dir.as_fd(), &cname, meta.mtime, meta.mtime_nsec)?;
                 Ok(())
             }
             T::Link => {
@@ -235,7 +230,7 @@ impl<'a> Extractor<'a> {
                 sys::mknod_at(dir.as_fd(), &cname, fmt | (meta.mode & 0o777), major, minor)?;
                 self.own_at(dir.as_fd(), &cname, &meta)?;
                 sys::chmod_at(dir.as_fd(), &cname, meta.mode)?;
-                sys::set_times_at(dir.as_fd(), &cname, meta.mtime, 0)?;
+                sys::set_times_at(dir.as_fd(), &cname, meta.mtime, meta.mtime_nsec)?;
                 Ok(())
             }
             other => bail!("unsupported tar entry type {other:?}"),
@@ -267,7 +262,7 @@ impl<'a> Extractor<'a> {
         }
         self.own_fd(file.as_fd(), meta)?;
         sys::fchmod(file.as_fd(), meta.mode)?;
-        sys::set_times_fd(file.as_fd(), meta.mtime, 0)?;
+        sys::set_times_fd(file.as_fd(), meta.mtime, meta.mtime_nsec)?;
         Ok(())
     }
 
@@ -357,6 +352,7 @@ impl<'a> Extractor<'a> {
                 DirMeta {
                     mode: 0o755,
                     mtime: 0,
+                    mtime_nsec: 0,
                 },
             ));
         }
@@ -369,7 +365,7 @@ impl<'a> Extractor<'a> {
                 .with_context(|| format!("set metadata of directory {rel:?}"))?;
             sys::fchmod(fd.as_fd(), meta.mode)
                 .with_context(|| format!("chmod directory {rel:?}"))?;
-            sys::set_times_fd(fd.as_fd(), meta.mtime, 0)
+            sys::set_times_fd(fd.as_fd(), meta.mtime, meta.mtime_nsec)
                 .with_context(|| format!("set mtime of directory {rel:?}"))?;
         }
         Ok(implied)
@@ -380,50 +376,6 @@ fn dir_meta(m: &Meta) -> DirMeta {
     DirMeta {
         mode: m.mode,
         mtime: m.mtime,
+        mtime_nsec: m.mtime_nsec,
     }
-}
-
-/// Header fields with PAX overrides (uid, gid, mtime, SCHILY.xattr.*).
-fn read_meta<R: Read>(entry: &mut tar::Entry<R>) -> Result<Meta> {
-    let h = entry.header();
-    let mut meta = Meta {
-        mode: h.mode().context("read mode")? & 0o7777,
-        uid: h.uid().context("read uid")? as u32,
-        gid: h.gid().context("read gid")? as u32,
-        mtime: h.mtime().context("read mtime")? as i64,
-        xattrs: Vec::new(),
-    };
-    if let Some(exts) = entry.pax_extensions().context("read PAX headers")? {
-        for ext in exts {
-            let ext = ext.context("read PAX header")?;
-            let key = ext.key_bytes();
-            let num = || {
-                std::str::from_utf8(ext.value_bytes())
-                    .ok()
-                    .map(|s| s.trim().to_string())
-            };
-            match key {
-                b"uid" => meta.uid = num().and_then(|s| s.parse().ok()).context("PAX uid")?,
-                b"gid" => meta.gid = num().and_then(|s| s.parse().ok()).context("PAX gid")?,
-                b"mtime" => {
-                    let s = num().context("PAX mtime")?;
-                    let secs = s.split('.').next().unwrap_or("0");
-                    meta.mtime = secs.parse().context("PAX mtime")?;
-                }
-                _ => {
-                    if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
-                        // Overlay's own xattrs would let a layer steer the overlay
-                        // (redirects, metacopy); they never come from an image.
-                        if name.starts_with(b"trusted.overlay.")
-                            || name.starts_with(b"user.overlay.")
-                        {
-                            continue;
-                        }
-                        meta.xattrs.push((c(name)?, ext.value_bytes().to_vec()));
-                    }
-                }
-            }
-        }
-    }
-    Ok(meta)
 }

@@ -1,6 +1,8 @@
 //! The few pieces of the OCI image spec (manifest.md, config.md) that unpacking and
 //! bundling read from the store's OCI layout, each blob verified against its digest.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

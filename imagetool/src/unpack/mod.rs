@@ -6,6 +6,7 @@
 
 mod extract;
 pub(crate) mod image;
+mod meta;
 mod pipeline;
 mod store;
 pub(crate) mod sys;

@@ -5,6 +5,8 @@
 //! thread parses entries and writes files. A decompression error travels down the
 //! channel as a read error, so a truncated layer never looks like a clean end of tar.
 
+#![forbid(unsafe_code)]
+
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};

@@ -5,6 +5,8 @@
 //! A layer is extracted into `<root>/tmp/` and renamed into place only once it is
 //! complete and verified, so a crash leaves nothing half-visible under `layers/`.
 
+#![forbid(unsafe_code)]
+
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
