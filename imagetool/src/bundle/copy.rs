@@ -23,17 +23,24 @@ type Links = HashMap<(u64, u64), (OwnedFd, CString)>;
 
 pub(crate) fn copy_layers(lowers: &[PathBuf], rootfs: &Path) -> Result<()> {
     let dst = sys::open_dir(rootfs).with_context(|| format!("open {rootfs:?}"))?;
-    for (i, layer) in lowers.iter().enumerate() {
+    for layer in lowers {
         let mut links = Links::new();
         copy_dir(layer, dst.as_fd(), &mut links)
             .with_context(|| format!("copy layer {layer:?} into {rootfs:?}"))?;
-        if i == 0 {
-            copy_meta(layer, dst.as_fd(), c"")?;
-        } else {
-            set_dir_meta(layer, dst.as_fd())?;
-        }
+        // The merged root shows the top layer's root metadata.
+        copy_meta(layer, dst.as_fd())?;
     }
     Ok(())
+}
+
+/// Copies the directory `src` (a trusted or `/proc/self/fd` path) into `dst`, with
+/// metadata: an image's content at an anonymous volume's path seeds the volume.
+pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
+    let to = sys::open_dir(dst).with_context(|| format!("open {dst:?}"))?;
+    // "/." makes lstat and llistxattr see the directory, not a /proc magic link.
+    let src = src.join(".");
+    copy_dir(&src, to.as_fd(), &mut Links::new())?;
+    copy_meta(&src, to.as_fd())
 }
 
 fn cname(name: &std::ffi::OsStr) -> Result<CString> {
@@ -92,7 +99,7 @@ fn copy_entry(
         }
         let sub = sys::open_dir_at(dst, name)?;
         copy_dir(path, sub.as_fd(), links)?;
-        copy_meta(path, sub.as_fd(), c"")?;
+        copy_meta(path, sub.as_fd())?;
         return Ok(());
     }
     remove_at(dst, name)?;
@@ -155,7 +162,7 @@ fn is_overlay_xattr(k: &CStr) -> bool {
 }
 
 /// Owner, mode, xattrs and times of a directory, after its contents.
-fn copy_meta(path: &Path, dir: BorrowedFd, _: &CStr) -> Result<()> {
+fn copy_meta(path: &Path, dir: BorrowedFd) -> Result<()> {
     let md = std::fs::symlink_metadata(path)?;
     let chown = sys::fchown(dir, md.uid(), md.gid());
     if sys::is_root() {
@@ -169,11 +176,6 @@ fn copy_meta(path: &Path, dir: BorrowedFd, _: &CStr) -> Result<()> {
     }
     sys::set_times_fd(dir, md.mtime(), md.mtime_nsec())?;
     Ok(())
-}
-
-/// The root of an upper layer replaces the root's metadata, as overlay shows it.
-fn set_dir_meta(layer: &Path, root: BorrowedFd) -> Result<()> {
-    copy_meta(layer, root, c"")
 }
 
 /// Removes `name` under `dir`, recursively, without following symlinks.

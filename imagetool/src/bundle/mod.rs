@@ -18,6 +18,7 @@ mod spec;
 mod tests;
 mod user;
 
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -97,7 +98,7 @@ pub(crate) fn create_bundle_with(
             .unwrap_or_else(|| record_id(&bundle)[..12].to_string());
         let host_net = opts.net.as_deref() == Some("host");
         init::write_init_files(&bundle, &hostname, opts, host_net)?;
-        let anon_volumes = anonymous_volumes(&bundle, &image_config)?;
+        let anon_volumes = anonymous_volumes(&bundle, &rootfs, &image_config)?;
         let input = spec::SpecInput {
             image: &image_config,
             user: &user,
@@ -155,11 +156,14 @@ fn make_rootfs(
     mount::mount_overlay(&ov, &rootfs, api)
 }
 
-/// Each image `Volumes` path becomes a bundle-local dir bind-mounted there.
+/// Each image `Volumes` path becomes a bundle-local dir bind-mounted there, seeded
+/// (as docker does) with what the image holds at that path, resolved inside the rootfs.
 fn anonymous_volumes(
     bundle: &Path,
+    rootfs: &Path,
     cfg: &image::ContainerConfig,
 ) -> Result<Vec<(String, PathBuf)>> {
+    let root = sys::open_dir(rootfs).with_context(|| format!("open {rootfs:?}"))?;
     let mut out = Vec::new();
     for dest in cfg.volumes.iter().flat_map(|v| v.keys()) {
         if !dest.starts_with('/') {
@@ -176,6 +180,12 @@ fn anonymous_volumes(
             name
         });
         std::fs::create_dir_all(&src).with_context(|| format!("create {src:?}"))?;
+        if let Ok(dir) = sys::open_in_root(root.as_fd(), Path::new(dest)) {
+            if dir.metadata().is_ok_and(|m| m.is_dir()) {
+                copy::copy_tree(&sys::fd_path(dir.as_fd()), &src)
+                    .with_context(|| format!("seed volume {dest:?} from the image"))?;
+            }
+        }
         out.push((dest.clone(), src));
     }
     Ok(out)

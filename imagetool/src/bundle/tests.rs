@@ -6,6 +6,8 @@ mod oracle;
 
 use std::path::{Path, PathBuf};
 
+use std::os::unix::fs::MetadataExt;
+
 use serde_json::{json, Value};
 
 use super::{create_bundle, create_bundle_with, remove_bundle, BundleOptions, MountApi};
@@ -42,6 +44,8 @@ fn base_layer() -> Tar {
         0,
     );
     t.dir("srv", 0o755, 0, 0);
+    t.dir("data", 0o750, 1000, 1000);
+    t.file("data/seed", b"seed", 0o640, 1000, 1000);
     t
 }
 
@@ -99,7 +103,14 @@ fn config_json_from_image_config() {
     let mounts = c["mounts"].as_array().unwrap();
     let data = mounts.iter().find(|m| m["destination"] == "/data").unwrap();
     assert!(Path::new(data["source"].as_str().unwrap()).starts_with(&bundle));
-    assert!(Path::new(data["source"].as_str().unwrap()).is_dir());
+    let vol = Path::new(data["source"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read(vol.join("seed")).unwrap(),
+        b"seed",
+        "volume not seeded"
+    );
+    let md = std::fs::metadata(vol).unwrap();
+    assert_eq!((md.uid(), md.mode() & 0o777), (1000, 0o750));
     for f in ["hosts", "hostname", "resolv.conf"] {
         let m = mounts
             .iter()
@@ -223,7 +234,7 @@ fn check_150(bundle: &Path) {
         !root.join("f5").exists(),
         "whiteout of layer 100 not applied"
     );
-    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 2 + 148 + 1);
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 3 + 148 + 1);
     // Writes land in the bundle's upper dir.
     std::fs::write(root.join("new"), b"x").unwrap();
     assert!(bundle.join("upper/new").exists());
