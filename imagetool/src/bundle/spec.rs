@@ -252,6 +252,10 @@ fn user_mounts(input: &SpecInput, opts: &BundleOptions) -> Result<Vec<Value>> {
         }
         let mut options = vec!["nosuid", "nodev", "noexec"];
         options.extend(extra.split(',').filter(|o| !o.is_empty()));
+        // docker's default; without it runc copies the mode of the directory below.
+        if !options.iter().any(|o| o.starts_with("mode=")) {
+            options.push("mode=1777");
+        }
         mounts.push((
             dest.to_string(),
             json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options}),

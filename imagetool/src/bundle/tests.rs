@@ -3,6 +3,7 @@
 
 mod layout;
 mod oracle;
+mod run;
 
 use std::path::{Path, PathBuf};
 
