@@ -139,6 +139,13 @@ fn make_rootfs(
         std::fs::set_permissions(&upper, md.permissions())
             .with_context(|| format!("chmod {upper:?}"))?;
     }
+    mount_layers(bundle, layers, api)
+}
+
+fn mount_layers(bundle: &Path, layers: &[PathBuf], api: MountApi) -> Result<()> {
+    let rootfs = bundle.join("rootfs");
+    let upper = bundle.join("upper");
+    let work = bundle.join("work");
     let empty;
     let lowers = if layers.is_empty() {
         empty = vec![bundle.join("empty")];
@@ -215,6 +222,22 @@ fn read_record(bundle: &Path) -> Result<Option<BundleRecord>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("read {path:?}")),
     }
+}
+
+/// Mounts a bundle's overlay rootfs again from its record (after `unmount_bundle` or a
+/// reboot); a mounted or copied rootfs is left as it is.
+pub fn mount_bundle(bundle: &Path) -> Result<()> {
+    let rec = read_record(bundle)?
+        .with_context(|| format!("mount bundle {bundle:?}: no {RECORD} (not made by skiff?)"))?;
+    if rec.rootfs != "overlay" || mount::is_mounted(&bundle.join("rootfs")) {
+        return Ok(());
+    }
+    for l in &rec.layers {
+        if !l.is_dir() {
+            bail!("mount bundle {bundle:?}: layer {l:?} is gone from the store");
+        }
+    }
+    mount_layers(bundle, &rec.layers, MountApi::Auto)
 }
 
 /// Unmounts the bundle's rootfs overlay (nothing to do for a copied rootfs).

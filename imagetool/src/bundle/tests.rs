@@ -269,6 +269,14 @@ fn overlay_with_150_layers() {
         );
         assert!(super::mount::is_mounted(&bundle.join("rootfs")));
         check_150(&bundle);
+        super::unmount_bundle(&bundle).unwrap();
+        assert!(!super::mount::is_mounted(&bundle.join("rootfs")));
+        super::mount_bundle(&bundle).unwrap();
+        assert_eq!(
+            std::fs::read(bundle.join("rootfs/new")).unwrap(),
+            b"x",
+            "upper dir lost"
+        );
         drop(g);
         assert!(!bundle.exists());
     }
