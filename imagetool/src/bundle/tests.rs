@@ -301,5 +301,45 @@ fn ensure_layers_refuses_a_corrupt_blob() {
         "{err:#}"
     );
     assert_eq!(std::fs::read_dir(store.join("layers")).unwrap().count(), 0);
-    assert_eq!(std::fs::read_dir(store.join("tmp")).unwrap().count(), 0);
+    let leftovers = std::fs::read_dir(store.join("tmp"))
+        .unwrap()
+        .filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".lock")
+        })
+        .count();
+    assert_eq!(leftovers, 0, "a failed extraction left work in tmp/");
+}
+
+#[test]
+fn concurrent_ensure_layers_share_the_work() {
+    let tmp = TempDir::new("concurrent");
+    let store = tmp.0.join("store");
+    let digest = build_image(&store, &many_layers(20), json!({"Cmd": ["/bin/sh"]}), "c");
+    let results: Vec<Vec<PathBuf>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| crate::unpack::ensure_layers(&store, &digest).unwrap()))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(results.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(std::fs::read_dir(store.join("layers")).unwrap().count(), 20);
+    assert_eq!(
+        std::fs::read_to_string(results[0][19].join("top")).unwrap(),
+        "19"
+    );
+    let leftovers = std::fs::read_dir(store.join("tmp"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("layer-")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
 }

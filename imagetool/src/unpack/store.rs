@@ -54,13 +54,25 @@ pub fn ensure_layers(store_root: &Path, manifest_digest: &str) -> Result<Vec<Pat
         .iter()
         .map(|c| layer_dir(store_root, c))
         .collect::<Result<Vec<_>>>()?;
-    let pending: Vec<usize> = (0..dirs.len()).filter(|&i| !dirs[i].is_dir()).collect();
-    if pending.is_empty() {
+    if dirs.iter().all(|d| d.is_dir()) {
         return Ok(dirs);
     }
     let tmp_root = store_root.join("tmp");
     for d in [&tmp_root, &store_root.join("layers")] {
         std::fs::create_dir_all(d).with_context(|| format!("create {d:?}"))?;
+    }
+    // Another process may be extracting the same layers: lock each missing one (in
+    // one global order, so two processes cannot deadlock), then look again.
+    let mut missing: Vec<&PathBuf> = dirs.iter().filter(|d| !d.is_dir()).collect();
+    missing.sort();
+    missing.dedup();
+    let _locks = missing
+        .iter()
+        .map(|d| lock_layer(&tmp_root, d))
+        .collect::<Result<Vec<File>>>()?;
+    let pending: Vec<usize> = (0..dirs.len()).filter(|&i| !dirs[i].is_dir()).collect();
+    if pending.is_empty() {
+        return Ok(dirs);
     }
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -78,6 +90,23 @@ pub fn ensure_layers(store_root: &Path, manifest_digest: &str) -> Result<Vec<Pat
         }
     }
     result.map(|()| dirs)
+}
+
+/// Holds `<root>/tmp/<chainid>.lock` for the layer dir `dir`.
+fn lock_layer(tmp_root: &Path, dir: &Path) -> Result<File> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let path = tmp_root.join(format!("{name}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("open {path:?}"))?;
+    sys::lock_exclusive(&file).with_context(|| format!("lock {path:?}"))?;
+    Ok(file)
 }
 
 /// Extracts the pending layers into their temp dirs, as many at once as there are CPUs.

@@ -310,3 +310,15 @@ pub fn open_in_root(root: BorrowedFd, path: &Path) -> io::Result<File> {
 pub fn fd_path(dir: BorrowedFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()))
 }
+
+/// Blocks until an exclusive flock(2) on `file` is held (released when it closes).
+pub fn lock_exclusive(file: &File) -> io::Result<()> {
+    loop {
+        // SAFETY: the fd is live for the duration of the call.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        match check(rc) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
