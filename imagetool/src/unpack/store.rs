@@ -171,6 +171,9 @@ fn extract_one(
     let path = blob_path(root, &desc.digest)?;
     let file = File::open(&path).with_context(|| format!("open {path:?}"))?;
     std::fs::create_dir(tmp).with_context(|| format!("create {tmp:?}"))?;
+    // Most layers carry no "./" entry; their root must not depend on our umask.
+    std::fs::set_permissions(tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .with_context(|| format!("chmod {tmp:?}"))?;
     let mut blob = HashRead::new(file);
     let stats = extract_stream(&mut blob, tmp, opts)?;
     io::copy(&mut blob, &mut io::sink()).with_context(|| format!("read {path:?}"))?;
