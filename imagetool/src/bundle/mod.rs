@@ -32,6 +32,18 @@ use crate::unpack::{ensure_layers, image, sys};
 use mount::{MountApi, Overlay};
 
 const RECORD: &str = "skiff-bundle.json";
+/// Everything `create_bundle` puts in a bundle directory.
+const OWNED: [&str; 9] = [
+    "rootfs",
+    "upper",
+    "work",
+    "l",
+    "empty",
+    "etc",
+    "volumes",
+    "config.json",
+    RECORD,
+];
 
 /// What `BUNDLE/skiff-bundle.json` and `<root>/bundles/<id>.json` hold.
 #[derive(Debug, Serialize, Deserialize)]
@@ -66,12 +78,13 @@ pub(crate) fn create_bundle_with(
     opts: &BundleOptions,
     api: MountApi,
 ) -> Result<()> {
-    let (manifest, config) = image::read_manifest(store_root, manifest_digest)?;
+    let (_, config) = image::read_manifest(store_root, manifest_digest)?;
     let layers = ensure_layers(store_root, manifest_digest)?;
     if bundle.join("config.json").exists() || bundle.join(RECORD).exists() {
         bail!("create bundle {bundle:?}: a bundle already exists there");
     }
     let bundle = std::path::absolute(bundle).with_context(|| format!("resolve {bundle:?}"))?;
+    let existed = bundle.exists();
     let rootfs = bundle.join("rootfs");
     std::fs::create_dir_all(&rootfs).with_context(|| format!("create {rootfs:?}"))?;
     let record = BundleRecord {
@@ -109,9 +122,18 @@ pub(crate) fn create_bundle_with(
         let spec = spec::build_spec(&input, opts)?;
         spec::write_spec(&bundle, &spec)
     })();
-    let _ = &manifest;
     if let Err(e) = result {
-        let _ = remove_bundle(&bundle);
+        if existed {
+            // The caller's directory stays; only what we made goes.
+            let _ = unmount_bundle(&bundle);
+            let _ = remove_record(&bundle);
+            for name in OWNED {
+                let p = bundle.join(name);
+                let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+            }
+        } else {
+            let _ = remove_bundle(&bundle);
+        }
         return Err(e.context(format!("create bundle {bundle:?} from {manifest_digest}")));
     }
     Ok(())
@@ -248,6 +270,16 @@ pub fn unmount_bundle(bundle: &Path) -> Result<()> {
 /// Unmounts and deletes the bundle and its record in the store.
 pub fn remove_bundle(bundle: &Path) -> Result<()> {
     unmount_bundle(bundle)?;
+    remove_record(bundle)?;
+    match std::fs::remove_dir_all(bundle) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("remove {bundle:?}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn remove_record(bundle: &Path) -> Result<()> {
     if let Some(rec) = read_record(bundle)? {
         let p = rec
             .store_root
@@ -260,10 +292,5 @@ pub fn remove_bundle(bundle: &Path) -> Result<()> {
             _ => {}
         }
     }
-    match std::fs::remove_dir_all(bundle) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("remove {bundle:?}"))
-        }
-        _ => Ok(()),
-    }
+    Ok(())
 }

@@ -210,6 +210,16 @@ fn refuses_unknown_user_and_cleans_up() {
     let err = create_bundle(&store, &digest, &bundle, &BundleOptions::default()).unwrap_err();
     assert!(format!("{err:#}").contains("no user \"ghost\""), "{err:#}");
     assert!(!bundle.exists(), "a failed create left the bundle behind");
+    // A directory the caller made stays, with its own files, and nothing of ours.
+    std::fs::create_dir_all(&bundle).unwrap();
+    std::fs::write(bundle.join("mine"), b"keep").unwrap();
+    create_bundle(&store, &digest, &bundle, &BundleOptions::default()).unwrap_err();
+    let names: Vec<_> = std::fs::read_dir(&bundle)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["mine"]);
+    assert_eq!(std::fs::read_dir(store.join("bundles")).unwrap().count(), 0);
 }
 
 fn many_layers(n: usize) -> Vec<Tar> {
