@@ -12,6 +12,8 @@ mod store;
 pub(crate) mod sys;
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_rootless;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
