@@ -278,6 +278,12 @@ fn overlay_with_150_layers() {
             t.elapsed()
         );
         assert!(super::mount::is_mounted(&bundle.join("rootfs")));
+        // Only the fallback needs the short-name links.
+        assert_eq!(
+            bundle.join("l").exists(),
+            api == MountApi::Legacy,
+            "{name} path not taken"
+        );
         check_150(&bundle);
         super::unmount_bundle(&bundle).unwrap();
         assert!(!super::mount::is_mounted(&bundle.join("rootfs")));
