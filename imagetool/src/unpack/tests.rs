@@ -204,6 +204,12 @@ fn refuses_truncated_gzip() {
         &ExtractOptions::default(),
         "decompress layer",
     );
+    let zst = zstd::encode_all(&t[..], 3).unwrap();
+    refuse(
+        &zst[..zst.len() / 2],
+        &ExtractOptions::default(),
+        "decompress layer",
+    );
 }
 
 fn lxattr(p: &Path, key: &str) -> Option<Vec<u8>> {
