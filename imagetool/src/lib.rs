@@ -1,8 +1,10 @@
 //! skiff-image's library: one image model over many transports (see ARCHITECTURE.md,
 //! "The image tool"). Sources and destinations meet in [`copy`]; every blob is verified
 //! while it streams ([`verify`]).
-#![forbid(unsafe_code)]
+// Raw syscalls live in `unpack::sys` and `sys` only, each with a SAFETY note.
+#![deny(unsafe_code)]
 
+pub mod bundle;
 pub mod copy;
 pub mod digest;
 pub mod fsutil;
@@ -14,6 +16,7 @@ pub mod reference;
 pub mod registry;
 pub mod sync;
 pub mod transport;
+pub mod unpack;
 pub mod validate;
 pub mod verify;
 
