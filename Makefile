@@ -7,7 +7,8 @@
 CARGO ?= cargo
 SKIFF ?= $(CURDIR)/target/release/skiff
 # Packages the tests and benchmarks drive (runc is the behaviour reference).
-TEST_PKGS := runc crun busybox-static bats hyperfine iproute2 uidmap time util-linux
+TEST_PKGS := runc crun busybox-static bats hyperfine iproute2 uidmap time util-linux \
+	docker-registry apache2-utils openssl skopeo umoci containerd
 DEMO_PKGS := busybox-static
 
 .PHONY: all build demo demo-run test deps-test check bench bench-run clean

@@ -66,10 +66,19 @@ fn set_supplementary_groups(user: &User) -> anyhow::Result<()> {
 /// changes (devpts may have chosen the group), and EINVAL, EPERM and EROFS
 /// (an unmapped owner, a read-only /dev) mean "leave it", not failure.
 /// Runs before the uid change, while CAP_CHOWN is still effective.
+///
+/// The null device is recognised by its number (1:3) too: a root without a
+/// `/dev/null` must not make the host's node change hands.
 fn chown_stdio(uid: u32) -> anyhow::Result<()> {
     use nix::errno::Errno;
+    use nix::sys::stat::{major, minor, SFlag};
     use std::os::fd::AsFd;
     let null_rdev = nix::sys::stat::stat("/dev/null").ok().map(|s| s.st_rdev);
+    let is_null = |st: &nix::sys::stat::FileStat| {
+        let char_dev = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR;
+        null_rdev == Some(st.st_rdev)
+            || (char_dev && (major(st.st_rdev), minor(st.st_rdev)) == (1, 3))
+    };
     let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
     for (n, fd) in [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()]
         .into_iter()
@@ -78,7 +87,7 @@ fn chown_stdio(uid: u32) -> anyhow::Result<()> {
         let Ok(st) = nix::sys::stat::fstat(fd) else {
             continue; // a closed stdio fd: nothing to give
         };
-        if st.st_uid == uid || null_rdev == Some(st.st_rdev) {
+        if st.st_uid == uid || is_null(&st) {
             continue;
         }
         match nix::unistd::fchown(fd, Some(Uid::from_raw(uid)), None) {
@@ -178,6 +187,50 @@ pub(crate) mod tests {
         })
         .unwrap();
         assert_eq!(code, 0, "check #{} failed", code - 10);
+    }
+
+    #[test]
+    fn leaves_the_null_device_alone_in_a_root_without_dev_null() {
+        // A private 1:3 node stands in for the host's /dev/null, and an empty
+        // root makes stat("/dev/null") fail as in a rootfs without /dev.
+        let dir = std::env::temp_dir().join(format!("skiff-identity-null-{}", std::process::id()));
+        let root = dir.join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        let node = dir.join("null");
+        nix::sys::stat::mknod(
+            &node,
+            nix::sys::stat::SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .unwrap();
+        let user = UserBuilder::default()
+            .uid(4321u32)
+            .gid(4321u32)
+            .build()
+            .unwrap();
+        let code = run_in_child(|| {
+            let null = std::fs::File::options()
+                .read(true)
+                .write(true)
+                .open(&node)
+                .unwrap();
+            for dup in [
+                nix::unistd::dup2_stdin,
+                nix::unistd::dup2_stdout,
+                nix::unistd::dup2_stderr,
+            ] {
+                dup(&null).unwrap();
+            }
+            nix::unistd::chroot(&root).unwrap();
+            set_identity(&user).unwrap();
+            0
+        })
+        .unwrap();
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&node).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(code, 0);
+        assert_eq!(owner, 0, "the null device was chowned");
     }
 
     #[test]

@@ -90,6 +90,9 @@ mod tests {
         let err = apply_rlimits(&[rl(PosixRlimitType::RlimitNofile, 2048, 1024)])
             .unwrap_err()
             .to_string();
-        assert_eq!(err, "set rlimit RLIMIT_NOFILE (soft 2048, hard 1024)");
+        assert_eq!(
+            err,
+            "process.rlimits[0]: set rlimit RLIMIT_NOFILE (soft 2048, hard 1024)"
+        );
     }
 }

@@ -25,7 +25,7 @@ fn child_errors() {
         "mounts": [{"destination": "/x", "type": "nosuchfs", "source": "none"}]
     }));
     let err = prepare_rootfs(&spec, &rootfs, &RootfsOptions::default()).unwrap_err();
-    let want = format!("mount \"none\" on \"/x\" (in root {rootfs:?}): No such device");
+    let want = format!("mounts[0]: mount \"none\" on \"/x\" (in root {rootfs:?}): No such device");
     assert_eq!(format!("{err:#}"), want);
 
     let spec = spec_from(serde_json::json!({
