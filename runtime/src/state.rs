@@ -330,6 +330,23 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// The OCI state document (runtime.md "State") that hooks read on stdin.
+pub fn oci_state_json(spec: &Spec, id: &str, status: Status, pid: i32, bundle: &Path) -> String {
+    let mut state = serde_json::json!({
+        "ociVersion": spec.version(),
+        "id": id,
+        "status": status,
+        "bundle": bundle,
+    });
+    if pid > 0 {
+        state["pid"] = pid.into();
+    }
+    if let Some(annotations) = spec.annotations() {
+        state["annotations"] = serde_json::json!(annotations);
+    }
+    state.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,21 +387,4 @@ mod tests {
         assert!(process_start_time(std::process::id() as i32).is_some());
         assert!(process_start_time(0).is_none());
     }
-}
-
-/// The OCI state document (runtime.md "State") that hooks read on stdin.
-pub fn oci_state_json(spec: &Spec, id: &str, status: Status, pid: i32, bundle: &Path) -> String {
-    let mut state = serde_json::json!({
-        "ociVersion": spec.version(),
-        "id": id,
-        "status": status,
-        "bundle": bundle,
-    });
-    if pid > 0 {
-        state["pid"] = pid.into();
-    }
-    if let Some(annotations) = spec.annotations() {
-        state["annotations"] = serde_json::json!(annotations);
-    }
-    state.to_string()
 }
