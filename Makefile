@@ -2,7 +2,7 @@
 #   make demo   build skiff and run a busybox container with it
 #   make test   unit tests + the black-box spec-tests (installs missing apt packages as root)
 #   make check  rustfmt and clippy, warnings are errors
-#   make bench  skiff beside runc and crun (bench/runtime.sh)
+#   make bench  skiff beside runc and crun, skiff-image beside skopeo and umoci (bench/)
 
 CARGO ?= cargo
 SKIFF ?= $(CURDIR)/target/release/skiff
@@ -60,8 +60,9 @@ check:
 bench: build bench-run
 
 bench-run:
-	$(call apt_install,hyperfine time busybox-static runc crun)
+	$(call apt_install,hyperfine time busybox-static runc crun skopeo umoci docker-registry curl)
 	SKIFF_RUNTIME=$(SKIFF) bench/runtime.sh
+	SKIFF_IMAGE=$(CURDIR)/target/release/skiff-image bench/image.sh
 
 clean:
 	$(CARGO) clean
