@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use spec_tests::console::{is_tty, read_until, ConsoleSocket};
 use spec_tests::leaks::assert_clean;
-use spec_tests::{Bundle, Runtime, TempDir};
+use spec_tests::{Bundle, Out, Runtime, TempDir};
 
 #[test]
 fn terminal_through_console_socket() {
@@ -102,4 +102,65 @@ fn listen_fds_are_passed_on() {
         .arg(&id);
     let out = rt.output(cmd, Duration::from_secs(30));
     assert_eq!(out.expect_ok().stdout, "LISTEN_FDS=1\nactivated\n", "{out}");
+}
+
+/// `skiff ARGS` under `script`, so our stdin is a terminal of 33x101.
+fn under_a_terminal(rt: &Runtime, args: &str) -> Out {
+    let line = format!(
+        "stty rows 33 cols 101; {} --root {} {args}",
+        rt.bin().display(),
+        rt.root().display()
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"]);
+    rt.output(cmd, Duration::from_secs(30))
+}
+
+#[test]
+fn foreground_run_gives_the_container_our_terminal() {
+    let mut b = Bundle::sh("[ -t 0 ] && [ -t 1 ] && echo tty-ok; stty size; tty; exit 3");
+    b.set("/process/terminal", json!(true));
+    b.save();
+    let rt = Runtime::new();
+    let id = rt.id("fgtty");
+    let out = under_a_terminal(&rt, &format!("run --bundle {} {id}", b.path().display()));
+    assert_eq!(out.code, 3, "{out}");
+    let text = out.stdout.replace('\r', "");
+    assert!(text.contains("tty-ok\n33 101\n/dev/pts/"), "{text:?}");
+    assert_clean(&rt, &id, &b, None);
+}
+
+#[test]
+fn foreground_exec_tty_gives_the_process_our_terminal() {
+    let b = Bundle::sh("sleep 100");
+    let rt = Runtime::new();
+    let id = rt.id("fgexec");
+    b.save();
+    rt.exec(&["run", "-d", "--bundle", &b.path().to_string_lossy(), &id])
+        .expect_ok();
+    let out = under_a_terminal(&rt, &format!("exec -t {id} sh -c 'stty size; tty; exit 4'"));
+    assert_eq!(out.code, 4, "{out}");
+    let text = out.stdout.replace('\r', "");
+    assert!(text.contains("33 101\n/dev/pts/"), "{text:?}");
+    rt.delete_force(&id).expect_ok();
+    assert_clean(&rt, &id, &b, None);
+}
+
+#[test]
+fn run_keep_leaves_the_stopped_container() {
+    let b = Bundle::sh("exit 5");
+    let rt = Runtime::new();
+    let id = rt.id("keep");
+    b.save();
+    let out = rt.exec(&[
+        "run",
+        "--keep",
+        "--bundle",
+        &b.path().to_string_lossy(),
+        &id,
+    ]);
+    assert_eq!(out.code, 5, "{out}");
+    assert_eq!(rt.state(&id)["status"], "stopped");
+    rt.exec(&["delete", &id]).expect_ok();
+    assert_clean(&rt, &id, &b, None);
 }

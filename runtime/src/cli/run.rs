@@ -16,12 +16,16 @@ pub struct RunArgs {
     /// Accepted for runc compatibility; skiff is always its run's subreaper
     #[arg(long = "no-subreaper", hide = true)]
     pub no_subreaper: bool,
-    /// Accepted for runc compatibility: keep the container after it exits
-    #[arg(long, hide = true)]
+    /// Do not delete the container after it exits
+    #[arg(long)]
     pub keep: bool,
 }
 
 pub fn run(root: &StateRoot, args: &RunArgs) -> anyhow::Result<i32> {
-    let outcome = container::run(root, &args.create.options()?, args.detach)?;
+    let run_opts = container::RunOptions {
+        detach: args.detach,
+        keep: args.keep,
+    };
+    let outcome = container::run(root, &args.create.options()?, &run_opts)?;
     Ok(outcome.exit_code)
 }

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
@@ -22,6 +23,9 @@ pub struct CreateOptions {
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// A connected console socket held by our own caller instead of
+    /// `console_socket` (a foreground `run` giving the tty to its terminal).
+    pub console_peer: Option<Arc<OwnedFd>>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
@@ -75,7 +79,9 @@ fn check_terminal(spec: &Spec, opts: &CreateOptions) -> Result<()> {
         .and_then(|p| p.terminal())
         .unwrap_or(false);
     match (terminal, &opts.console_socket) {
-        (true, None) => bail!("process.terminal is true but --console-socket was not given"),
+        (true, None) if opts.console_peer.is_none() => {
+            bail!("process.terminal is true but --console-socket was not given")
+        }
         (false, Some(_)) => {
             bail!("--console-socket was given but process.terminal is false")
         }
@@ -108,9 +114,13 @@ fn create_in(
     seccomp: Option<&crate::seccomp::SeccompFilter>,
 ) -> Result<InitProcess> {
     let exec_listener = bind_exec_socket(dir)?;
-    let console_socket = match &opts.console_socket {
-        Some(path) => Some(tty::connect_console_socket(path)?),
-        None => None,
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    let console_socket = match (&opts.console_socket, &opts.console_peer) {
+        (Some(path), _) => Some(tty::connect_console_socket(path)?),
+        (None, Some(peer)) if terminal => {
+            Some(peer.try_clone().context("duplicate the console socket")?)
+        }
+        _ => None,
     };
     let (listen_fds, extra_env) = listen_fds();
     let mut record =

@@ -8,6 +8,7 @@ use oci_spec::runtime::{Capability, Process};
 
 use super::run::{forward_until_exit, forwarded_signals};
 use super::status::{cgroup_of, container_status};
+use super::tty_proxy::{console_pair, take_master, TtyProxy};
 use crate::process::exec::{spawn_exec, ExecSpawn};
 use crate::seccomp::compile_filter;
 use crate::state::{write_atomic, StateRoot, Status};
@@ -36,8 +37,12 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         other => bail!("cannot exec in container {id:?}: it is {other}"),
     }
     let terminal = opts.process.terminal() == Some(true);
-    if terminal != opts.console_socket.is_some() {
-        bail!("exec: --tty and --console-socket go together");
+    match (terminal, opts.console_socket.is_some()) {
+        (false, true) => bail!("exec: --console-socket needs --tty"),
+        (true, false) if opts.detach => {
+            bail!("exec: --tty with --detach needs --console-socket to receive the terminal")
+        }
+        _ => {}
     }
     let seccomp = match state
         .config
@@ -48,11 +53,20 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         Some(profile) => Some(compile_filter(profile).context("linux.seccomp")?),
         None => None,
     };
-    let console_socket = opts
-        .console_socket
-        .as_deref()
-        .map(tty::connect_console_socket)
-        .transpose()?;
+    // Without --console-socket a foreground --tty gets our terminal.
+    let own_console = match (terminal, &opts.console_socket) {
+        (true, None) => Some(console_pair()?),
+        _ => None,
+    };
+    let console_socket = match (&opts.console_socket, &own_console) {
+        (Some(path), _) => Some(tty::connect_console_socket(path)?),
+        (None, Some(pair)) => Some(
+            pair.theirs
+                .try_clone()
+                .context("duplicate the console socket")?,
+        ),
+        (None, None) => None,
+    };
     let namespaces = state
         .config
         .linux()
@@ -85,7 +99,21 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
     if opts.detach {
         return Ok(0);
     }
-    forward_until_exit(pid, &forwarded)
+    let tty = match &own_console {
+        Some(pair) => take_master(&pair.ours)?.map(TtyProxy::start).transpose()?,
+        None => None,
+    };
+    drop(own_console);
+    let on_winch = || {
+        if let Some(tty) = &tty {
+            tty.resize();
+        }
+    };
+    let code = forward_until_exit(pid, &forwarded, tty.is_some().then_some(&on_winch))?;
+    if let Some(tty) = tty {
+        tty.drain();
+    }
+    Ok(code)
 }
 
 /// Parses `CAP_X` names for `exec --cap`.

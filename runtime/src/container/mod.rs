@@ -12,6 +12,7 @@ mod ps;
 mod run;
 mod start;
 mod status;
+mod tty_proxy;
 mod update;
 
 pub use create::{create, CreateOptions};
@@ -22,7 +23,7 @@ pub use kill::{kill, parse_signal};
 pub use list::{list, ListEntry};
 pub use pause::{pause, resume};
 pub use ps::{container_pids, ps_table};
-pub use run::{run, RunOutcome};
+pub use run::{run, RunOptions, RunOutcome};
 pub use start::start;
 pub use status::{container_process, container_status, state_json, RuncState};
 pub use update::update;

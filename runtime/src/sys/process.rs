@@ -182,6 +182,23 @@ pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(rc as libc::c_int) })
 }
 
+/// TIOCGWINSZ: the terminal size of `fd`.
+pub fn get_window_size(fd: BorrowedFd<'_>) -> io::Result<libc::winsize> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: fd is a valid open fd for the call; ws is a valid winsize the
+    // kernel writes into.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ws)
+}
+
 /// TIOCSWINSZ on a terminal fd.
 pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::Result<()> {
     let ws = libc::winsize {
