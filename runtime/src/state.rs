@@ -114,31 +114,38 @@ impl StateRoot {
             .create(&self.root)
             .with_context(|| format!("create state root {:?}", self.root.display().to_string()))?;
         let path = self.root.join(id);
-        match fs::DirBuilder::new().mode(0o711).create(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if !remove_if_abandoned(&path) {
-                    bail!("container {id:?} already exists");
-                }
-                fs::DirBuilder::new()
-                    .mode(0o711)
-                    .create(&path)
-                    .map_err(|_| anyhow::anyhow!("container {id:?} already exists"))?;
-            }
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("create state dir {:?}", path.display().to_string()))
-            }
+        if path.exists() && !remove_if_abandoned(&self.root, &path) {
+            bail!("container {id:?} already exists");
         }
-        match lock_dir(&path) {
-            Ok(lock) => Ok(ContainerDir {
+        // The directory is made and locked under a name no id can have, then
+        // renamed into place without replacing anything: a concurrent create
+        // never sees it unlocked and without state, so never takes it for
+        // an abandoned one.
+        let staging = self.root.join(staging_name(id));
+        fs::DirBuilder::new()
+            .mode(0o711)
+            .create(&staging)
+            .with_context(|| format!("create state dir {:?}", staging.display().to_string()))?;
+        let lock = match lock_dir(&staging) {
+            Ok(lock) => lock,
+            Err(err) => {
+                let _ = fs::remove_dir_all(&staging);
+                return Err(err);
+            }
+        };
+        match rename_noreplace(&staging, &path) {
+            Ok(()) => Ok(ContainerDir {
                 path,
                 id: id.to_string(),
                 _lock: lock,
             }),
             Err(err) => {
-                let _ = fs::remove_dir_all(&path);
+                let _ = fs::remove_dir_all(&staging);
+                if err == nix::errno::Errno::EEXIST {
+                    bail!("container {id:?} already exists");
+                }
                 Err(err)
+                    .with_context(|| format!("create state dir {:?}", path.display().to_string()))
             }
         }
     }
@@ -183,23 +190,52 @@ impl StateRoot {
 
 /// A directory without state.json whose lock nobody holds is what a
 /// `create` killed half-way leaves; it must not block the id forever.
-fn remove_if_abandoned(path: &Path) -> bool {
+/// A dir without state.json whose lock nobody holds was left by a create
+/// that died. It is renamed away while locked (so a create racing us cannot
+/// lose its fresh dir to our removal) and then removed.
+fn remove_if_abandoned(root: &Path, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
     if path.join(STATE_FILE).exists() {
         return false;
     }
     let Ok(file) = OpenOptions::new()
-        .create(true)
-        .truncate(false)
         .write(true)
-        .custom_flags(libc::O_CLOEXEC)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(path.join(LOCK_FILE))
     else {
         return false;
     };
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(_lock) => !path.join(STATE_FILE).exists() && fs::remove_dir_all(path).is_ok(),
-        Err(_) => false,
+    let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
+        return false;
+    };
+    // Still the lock file of the dir at `path`, not of one removed meanwhile?
+    let same = match (lock.metadata(), fs::metadata(path.join(LOCK_FILE))) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    };
+    if !same || path.join(STATE_FILE).exists() {
+        return false;
     }
+    let doomed = root.join(staging_name("abandoned"));
+    if fs::rename(path, &doomed).is_err() {
+        return false;
+    }
+    let _ = fs::remove_dir_all(&doomed);
+    true
+}
+
+/// Names with a `@`, which ids cannot contain (validate_id).
+fn staging_name(id: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(".{id}@{}.{nanos}", std::process::id())
+}
+
+fn rename_noreplace(from: &Path, to: &Path) -> nix::Result<()> {
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE)
 }
 
 fn lock_dir(path: &Path) -> Result<Flock<File>> {
@@ -379,6 +415,48 @@ mod tests {
         let second = state.create_container_dir("c1").expect_err("second create");
         assert!(second.to_string().contains("already exists"), "{second}");
         first.remove().expect("remove");
+        fs::remove_dir_all(&root).ok();
+    }
+
+    #[test]
+    fn racing_creates_of_one_id_have_exactly_one_winner() {
+        let root = std::env::temp_dir().join(format!("skiff-state-race-{}", std::process::id()));
+        let state = StateRoot::new(&root);
+        for round in 0..50 {
+            let barrier = std::sync::Barrier::new(4);
+            let dirs: Vec<_> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..4)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            state.create_container_dir("c1")
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let winners: Vec<_> = dirs.into_iter().filter_map(Result::ok).collect();
+            assert_eq!(winners.len(), 1, "round {round}");
+            for w in winners {
+                w.remove().expect("remove");
+            }
+        }
+        fs::remove_dir_all(&root).ok();
+    }
+
+    #[test]
+    fn reclaims_a_dir_left_by_a_dead_create() {
+        let root = std::env::temp_dir().join(format!("skiff-state-left-{}", std::process::id()));
+        let state = StateRoot::new(&root);
+        fs::create_dir_all(root.join("c1")).unwrap();
+        fs::write(root.join("c1").join(LOCK_FILE), "").unwrap();
+        let dir = state.create_container_dir("c1").expect("reclaim");
+        dir.remove().expect("remove");
+        assert_eq!(
+            fs::read_dir(&root).unwrap().count(),
+            0,
+            "no staging dir left"
+        );
         fs::remove_dir_all(&root).ok();
     }
 
