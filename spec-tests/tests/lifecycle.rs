@@ -380,6 +380,14 @@ fn spec_writes_a_runnable_config() {
     assert!(c["ociVersion"].as_str().unwrap_or("").starts_with("1."));
     assert_eq!(c["process"]["terminal"], true);
     assert_eq!(c["root"]["path"], "rootfs");
+    // runc's default set, in runc's (sorted) order: the file is reproducible.
+    for set in ["bounding", "effective", "permitted"] {
+        assert_eq!(
+            c["process"]["capabilities"][set],
+            serde_json::json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]),
+            "{set}"
+        );
+    }
     assert!(
         rt.exec(&["spec", "--bundle", &d]).code != 0,
         "spec must not overwrite config.json"

@@ -25,6 +25,17 @@ pub fn run(args: &SpecArgs) -> anyhow::Result<i32> {
         );
     }
     let spec = skiff_runtime::default_spec::default_spec(args.rootless)?;
+    let mut spec = serde_json::to_value(&spec).context("serialize the default spec")?;
+    // The capability sets are hash sets in memory; sorted, the file is the
+    // same on every run (and matches runc's order).
+    if let Some(sets) = spec
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    {
+        for set in sets.values_mut().filter_map(|v| v.as_array_mut()) {
+            set.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        }
+    }
     // runc indents config.json with tabs.
     let mut out = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
