@@ -1,172 +1,299 @@
 #!/usr/bin/env bash
-# Benchmark skiff-image beside skopeo and umoci on one image, in the same run
-# (ARCHITECTURE.md: "Benchmarks measure skiff beside its peers in the same run
-# and print ratios").
+# Benchmark skiff-image beside skopeo, umoci and tar on the same images and
+# registries, in the same run (ARCHITECTURE.md: "Benchmarks measure skiff
+# beside its peers in the same run and print ratios").
 #
-#   push   : oci: layout -> docker://127.0.0.1:PORT (private docker-registry)
-#   pull   : docker:// -> oci: layout
-#   unpack : oci layout -> runnable bundle; umoci unpack (full copy) beside
-#            skiff-image unpack cold (layers extracted into the store) and
-#            warm (layers already stored: only the overlay mount)
-#   peak RSS of one push and one pull (/usr/bin/time -f %M, KiB)
+# Images (built here, no network):
+#   big    : BENCH_LAYERS (6) gzip layers of real files from /usr, about
+#            BENCH_IMAGE_MB (300) MB compressed, plus busybox so it runs
+#   multi  : a two-platform index (amd64, arm64) of small images
+#   tags   : one small repo with 7 tags
+#   huge   : one uncompressed layer of BENCH_HUGE_MB (1024) MiB, peak RSS only
+#            (BENCH_HUGE_MB=0 skips it)
+# Registries: two real docker-registry servers on loopback (A, B), storage in
+# a temp dir, no blob descriptor cache, so every upload really uploads.
 #
-# The image: BENCH_LAYERS (default 6) gzip layers of BENCH_LAYER_MB (default
-# 16) MiB of random bytes each, plus the host's busybox so the bundle runs.
-# The registry is the real docker-registry on loopback, storage in a temp dir,
-# blob descriptor cache off so every push really uploads.
-#
-# Env: SKIFF_IMAGE (default target/release/skiff-image), BENCH_RUNS (default 5).
+# Env: SKIFF_IMAGE (default target/release/skiff-image), BENCH_RUNS (3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNS=${BENCH_RUNS:-5}
+RUNS=${BENCH_RUNS:-3}
 LAYERS=${BENCH_LAYERS:-6}
-LAYER_MB=${BENCH_LAYER_MB:-16}
+IMAGE_MB=${BENCH_IMAGE_MB:-300}
+HUGE_MB=${BENCH_HUGE_MB:-1024}
 SKIFF_IMAGE=${SKIFF_IMAGE:-$PWD/target/release/skiff-image}
 REGISTRY=${REGISTRY:-/usr/bin/docker-registry}
+SI=$SKIFF_IMAGE
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is required ($2)" >&2; exit 2; }; }
 need hyperfine "apt-get install hyperfine"
 need python3 "python3"
 need skopeo "apt-get install skopeo"
 need umoci "apt-get install umoci"
+need curl "apt-get install curl"
 [ -x "$REGISTRY" ] || { echo "bench: $REGISTRY missing (apt-get install docker-registry)" >&2; exit 2; }
-[ -x "$SKIFF_IMAGE" ] || { echo "bench: $SKIFF_IMAGE is not built (make build)" >&2; exit 2; }
+[ -x "$SI" ] || { echo "bench: $SI is not built (make build)" >&2; exit 2; }
 [ -x /bin/busybox ] || { echo "bench: /bin/busybox missing (apt-get install busybox-static)" >&2; exit 2; }
 
 WORK=$(mktemp -d /tmp/skiff-bench-image.XXXXXX)
-REG_PID=
+PIDS=()
 cleanup() {
-    [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     for b in "$WORK"/bundle-*; do
-        [ -d "$b" ] && "$SKIFF_IMAGE" --root "$WORK/store" rm-bundle "$b" >/dev/null 2>&1
+        [ -d "$b" ] || continue
+        "$SI" --root "$WORK/store" rm-bundle "$b" >/dev/null 2>&1 || true
         mountpoint -q "$b/rootfs" 2>/dev/null && umount -l "$b/rootfs"
     done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-echo "bench: building a ${LAYERS}x${LAYER_MB} MiB image" >&2
-python3 - "$WORK/layout" "$LAYERS" "$LAYER_MB" <<'PY'
+echo "bench: building images (about $IMAGE_MB MB from /usr; this takes a minute)" >&2
+python3 - "$WORK" "$LAYERS" "$IMAGE_MB" "$HUGE_MB" <<'PY'
 import gzip, hashlib, io, json, os, sys, tarfile
-out, n, mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-blobs = os.path.join(out, "blobs", "sha256")
-os.makedirs(blobs)
-def put(data):
-    d = hashlib.sha256(data).hexdigest()
-    open(os.path.join(blobs, d), "wb").write(data)
-    return "sha256:" + d
-def layer(files):
+from concurrent.futures import ProcessPoolExecutor
+work, nlayers, image_mb, huge_mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+
+def layout(name):
+    d = os.path.join(work, name)
+    os.makedirs(os.path.join(d, "blobs", "sha256"), exist_ok=True)
+    json.dump({"imageLayoutVersion": "1.0.0"}, open(os.path.join(d, "oci-layout"), "w"))
+    return d
+
+def put(d, data):
+    h = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(d, "blobs", "sha256", h), "wb") as f:
+        f.write(data)
+    return "sha256:" + h
+
+def tar_bytes(entries):
     raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as t:
-        for name, data, mode in files:
-            if data is None:
-                i = tarfile.TarInfo(name); i.type = tarfile.SYMTYPE; i.linkname = "busybox"; t.addfile(i)
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for e in entries:
+            if isinstance(e, tuple):
+                name, data = e
+                i = tarfile.TarInfo(name); i.size = len(data); i.mode = 0o755
+                t.addfile(i, io.BytesIO(data))
             else:
-                i = tarfile.TarInfo(name); i.size = len(data); i.mode = mode; t.addfile(i, io.BytesIO(data))
-    raw = raw.getvalue()
-    gz = gzip.compress(raw, compresslevel=1, mtime=0)
-    return put(gz), len(gz), "sha256:" + hashlib.sha256(raw).hexdigest()
-bb = open("/bin/busybox", "rb").read()
-layers = [layer([("bin/busybox", bb, 0o755), ("bin/sh", None, 0), ("bin/true", None, 0)])]
-for k in range(n):
-    layers.append(layer([("data/%d.bin" % k, os.urandom(mb << 20), 0o644)]))
-config = json.dumps({"architecture": "amd64", "os": "linux",
-    "config": {"Cmd": ["/bin/true"], "Env": ["PATH=/bin"]},
-    "rootfs": {"type": "layers", "diff_ids": [l[2] for l in layers]}}).encode()
-manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(config), "size": len(config)},
-    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": s} for d, s, _ in layers]}).encode()
-index = {"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-    "digest": put(manifest), "size": len(manifest), "annotations": {"org.opencontainers.image.ref.name": "bench"}}]}
-json.dump(index, open(os.path.join(out, "index.json"), "w"))
-json.dump({"imageLayoutVersion": "1.0.0"}, open(os.path.join(out, "oci-layout"), "w"))
+                t.add(e, arcname=e.lstrip("/"), recursive=False)
+    return raw.getvalue()
+
+def gz_layer(args):
+    d, entries = args
+    raw = tar_bytes(entries)
+    gz = gzip.compress(raw, compresslevel=6, mtime=0)
+    return put(d, gz), len(gz), "sha256:" + hashlib.sha256(raw).hexdigest(), "application/vnd.oci.image.layer.v1.tar+gzip"
+
+def image(d, layers, arch="amd64", tag=None, index=True):
+    config = json.dumps({"architecture": arch, "os": "linux",
+        "config": {"Cmd": ["/bin/sh", "-c", "true"], "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [l[2] for l in layers]}}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(d, config), "size": len(config)},
+        "layers": [{"mediaType": mt, "digest": dg, "size": sz} for dg, sz, _, mt in layers]}).encode()
+    desc = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": put(d, manifest), "size": len(manifest),
+            "platform": {"architecture": arch, "os": "linux"}}
+    if tag:
+        desc["annotations"] = {"org.opencontainers.image.ref.name": tag}
+    return desc
+
+def write_index(d, manifests):
+    json.dump({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests},
+              open(os.path.join(d, "index.json"), "w"))
+
+busybox = ("bin/busybox", open("/bin/busybox", "rb").read())
+
+# big: files from /usr, in the order os.walk finds them, cut into layers by
+# uncompressed size (about 1.6x the compressed target: /usr packs ~1.6:1).
+budget = image_mb * 16 // 10 << 20
+per_layer = budget // nlayers
+groups, cur, size = [], [], 0
+for top in ("/usr/lib", "/usr/share", "/usr/bin"):
+    for root, dirs, files in os.walk(top):
+        dirs.sort()
+        for f in sorted(files):
+            p = os.path.join(root, f)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            if not (os.path.isfile(p) or os.path.islink(p)) or not os.access(p, os.R_OK):
+                continue
+            cur.append(p); size += st.st_size if not os.path.islink(p) else 0
+            if size >= per_layer:
+                groups.append(cur); cur, size = [], 0
+                if len(groups) == nlayers:
+                    break
+        if len(groups) == nlayers:
+            break
+    if len(groups) == nlayers:
+        break
+if cur and len(groups) < nlayers:
+    groups.append(cur)
+big = layout("big")
+with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
+    layers = list(ex.map(gz_layer, [(big, [busybox])] + [(big, g) for g in groups]))
+write_index(big, [image(big, layers, tag="1")])
+
+# multi: two platforms, two small layers each.
+multi = layout("multi")
+descs = []
+for arch in ("amd64", "arm64"):
+    ls = [gz_layer((multi, [busybox])), gz_layer((multi, [("etc/arch", (arch * 100000).encode())]))]
+    descs.append(image(multi, ls, arch=arch))
+index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": descs}).encode()
+write_index(multi, [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": put(multi, index),
+                     "size": len(index), "annotations": {"org.opencontainers.image.ref.name": "1"}}])
+
+# tags: seven images sharing busybox, each with a small layer of its own.
+tags = layout("tags")
+base = gz_layer((tags, [busybox]))
+write_index(tags, [image(tags, [base, gz_layer((tags, [("etc/tag", os.urandom(1 << 20))]))], tag="t%d" % i) for i in range(1, 8)])
+
+# huge: one uncompressed layer, streamed to disk to keep this script small.
+if huge_mb:
+    huge = layout("huge")
+    h, tmp = hashlib.sha256(), os.path.join(huge, "layer.tmp")
+    with open(tmp, "wb") as f:
+        info = tarfile.TarInfo("data.bin"); info.size = huge_mb << 20
+        hdr = info.tobuf(format=tarfile.USTAR_FORMAT); f.write(hdr); h.update(hdr)
+        chunk = os.urandom(1 << 20)
+        for i in range(huge_mb):
+            c = hashlib.sha256(chunk + i.to_bytes(4, "little")).digest() * (1 << 15)
+            f.write(c); h.update(c)
+        tail = b"\0" * 1024
+        f.write(tail); h.update(tail)
+    dg = "sha256:" + h.hexdigest()
+    size = os.path.getsize(tmp)
+    os.rename(tmp, os.path.join(huge, "blobs", "sha256", dg[7:]))
+    write_index(huge, [image(huge, [(dg, size, dg, "application/vnd.oci.image.layer.v1.tar")], tag="1")])
 PY
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$WORK/registry.yml" <<EOF
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+start_registry() { # name -> prints host:port
+    local name=$1 port
+    port=$(free_port)
+    cat >"$WORK/$name.yml" <<EOF
 version: 0.1
 log: {level: error}
 storage:
-  filesystem: {rootdirectory: $WORK/registry}
+  filesystem: {rootdirectory: $WORK/$name}
   delete: {enabled: true}
-http: {addr: 127.0.0.1:$PORT}
+http: {addr: 127.0.0.1:$port}
 EOF
-"$REGISTRY" serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-REG_PID=$!
-for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-REG=127.0.0.1:$PORT
-REPOS=$WORK/registry/docker/registry/v2/repositories
-# Seed one repo per tool for the pulls.
-"$SKIFF_IMAGE" copy -q "oci:$WORK/layout:bench" "docker://$REG/seed/bench:1"
+    "$REGISTRY" serve "$WORK/$name.yml" >"$WORK/$name.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    echo "127.0.0.1:$port"
+}
+A=$(start_registry reg-a)
+B=$(start_registry reg-b)
+B_REPOS=$WORK/reg-b/docker/registry/v2/repositories
+SK=(skopeo --insecure-policy)
+SKC=(--src-tls-verify=false --dest-tls-verify=false)
 
-H=(hyperfine -N --style none --runs "$RUNS" --warmup 1)
-"${H[@]}" --export-json "$WORK/push.json" \
-    --prepare "rm -rf $REPOS/push-skiff $REPOS/push-skopeo" \
-    -n skiff-image "$SKIFF_IMAGE copy -q oci:$WORK/layout:bench docker://$REG/push-skiff/bench:1" \
-    -n skopeo "skopeo copy -q --dest-tls-verify=false oci:$WORK/layout:bench docker://$REG/push-skopeo/bench:1" \
-    >"$WORK/push.log" 2>&1 || { cat "$WORK/push.log" >&2; exit 1; }
-"${H[@]}" --export-json "$WORK/pull.json" \
-    --prepare "rm -rf $WORK/pulled" \
-    -n skiff-image "$SKIFF_IMAGE copy -q docker://$REG/seed/bench:1 oci:$WORK/pulled:bench" \
-    -n skopeo "skopeo copy -q --src-tls-verify=false docker://$REG/seed/bench:1 oci:$WORK/pulled:bench" \
-    >"$WORK/pull.log" 2>&1 || { cat "$WORK/pull.log" >&2; exit 1; }
+echo "bench: seeding registry A" >&2
+"$SI" copy -q "oci:$WORK/big:1" "docker://$A/bench/big:1"
+"$SI" copy -q --all "oci:$WORK/multi:1" "docker://$A/bench/multi:1"
+for i in 1 2 3 4 5 6 7; do "$SI" copy -q "oci:$WORK/tags:t$i" "docker://$A/bench/tags:t$i"; done
 
-"$SKIFF_IMAGE" --root "$WORK/store" copy -q "oci:$WORK/layout:bench" "skiff:bench:latest" 2>/dev/null ||
-    "$SKIFF_IMAGE" --root "$WORK/store" pull -q "$REG/seed/bench:1" >/dev/null
-IMG=$("$SKIFF_IMAGE" --root "$WORK/store" images -q | head -n 1)
-unpack_ok=0
-if "$SKIFF_IMAGE" --root "$WORK/store" unpack "$IMG" "$WORK/bundle-probe" >/dev/null 2>&1; then
-    "$SKIFF_IMAGE" --root "$WORK/store" rm-bundle "$WORK/bundle-probe"
-    unpack_ok=1
-    # cold: the store's extracted layers removed before each run (gc with no
-    # image in use would do it too, but the image must stay).
-    "${H[@]}" --export-json "$WORK/unpack.json" \
-        --prepare "sh -c '$SKIFF_IMAGE --root $WORK/store rm-bundle $WORK/bundle-s 2>/dev/null; rm -rf $WORK/store/layers $WORK/bundle-u'" \
-        -n "skiff-image (cold)" "$SKIFF_IMAGE --root $WORK/store unpack $IMG $WORK/bundle-s" \
-        -n umoci "umoci unpack --image $WORK/layout:bench $WORK/bundle-u" \
-        >"$WORK/unpack.log" 2>&1 || { cat "$WORK/unpack.log" >&2; exit 1; }
-    "$SKIFF_IMAGE" --root "$WORK/store" rm-bundle "$WORK/bundle-s" 2>/dev/null || true
-    "${H[@]}" --export-json "$WORK/unpack-warm.json" \
-        --prepare "sh -c '$SKIFF_IMAGE --root $WORK/store rm-bundle $WORK/bundle-s 2>/dev/null; true'" \
-        -n "skiff-image (warm)" "$SKIFF_IMAGE --root $WORK/store unpack $IMG $WORK/bundle-s" \
-        >"$WORK/unpack-warm.log" 2>&1 || { cat "$WORK/unpack-warm.log" >&2; exit 1; }
-    "$SKIFF_IMAGE" --root "$WORK/store" rm-bundle "$WORK/bundle-s" 2>/dev/null || true
+declare -a ROWS=()
+# bench NAME PREPARE SKIFF_CMD PEER_NAME PEER_CMD
+bench() {
+    local name=$1 prepare=$2 skiff_cmd=$3 peer=$4 peer_cmd=$5 json="$WORK/h-$RANDOM.json"
+    if ! hyperfine -N --style none --runs "$RUNS" --warmup 1 --export-json "$json" \
+        --prepare "$prepare" -n skiff "$skiff_cmd" -n peer "$peer_cmd" >"$json.log" 2>&1; then
+        echo "bench: $name failed; the commands once more, with their output:" >&2
+        for c in "$skiff_cmd" "$peer_cmd"; do sh -c "$prepare" >/dev/null 2>&1; echo "+ $c" >&2; sh -c "$c" >&2 || true; done
+        exit 1
+    fi
+    ROWS+=("$name|$peer|$json")
+}
+wipe_b="sh -c 'rm -rf $B_REPOS'"
+
+bench "copy registry -> registry, ${IMAGE_MB} MB image" "$wipe_b" \
+    "$SI copy -q docker://$A/bench/big:1 docker://$B/x/big:1" \
+    skopeo "${SK[*]} copy -q ${SKC[*]} docker://$A/bench/big:1 docker://$B/x/big:1"
+bench "sync of that repo" "$wipe_b" \
+    "$SI sync --src docker --dest docker ${SKC[*]} $A/bench/big $B/sync" \
+    skopeo "${SK[*]} sync --src docker --dest docker ${SKC[*]} $A/bench/big $B/sync"
+bench "registry -> oci:" "rm -rf $WORK/pulled" \
+    "$SI copy -q docker://$A/bench/big:1 oci:$WORK/pulled:1" \
+    skopeo "${SK[*]} copy -q ${SKC[*]} docker://$A/bench/big:1 oci:$WORK/pulled:1"
+bench "oci: -> docker-archive:" "rm -f $WORK/archive.tar" \
+    "$SI copy -q oci:$WORK/big:1 docker-archive:$WORK/archive.tar:big:1" \
+    skopeo "${SK[*]} copy -q oci:$WORK/big:1 docker-archive:$WORK/archive.tar:big:1"
+bench "oci: -> registry (push)" "$wipe_b" \
+    "$SI copy -q oci:$WORK/big:1 docker://$B/x/big:1" \
+    skopeo "${SK[*]} copy -q --dest-tls-verify=false oci:$WORK/big:1 docker://$B/x/big:1"
+bench "copy --all of a two-platform index" "$wipe_b" \
+    "$SI copy -q --all docker://$A/bench/multi:1 docker://$B/x/multi:1" \
+    skopeo "${SK[*]} copy -q --all ${SKC[*]} docker://$A/bench/multi:1 docker://$B/x/multi:1"
+bench "sync of a 7-tag repo" "$wipe_b" \
+    "$SI sync --src docker --dest docker ${SKC[*]} $A/bench/tags $B/sync" \
+    skopeo "${SK[*]} sync --src docker --dest docker ${SKC[*]} $A/bench/tags $B/sync"
+bench "inspect docker://" "true" \
+    "$SI inspect docker://$A/bench/big:1" \
+    skopeo "skopeo inspect --tls-verify=false docker://$A/bench/big:1"
+
+# Unpack: skiff-image's store + overlay bundle beside skopeo + umoci.
+if "$SI" --root "$WORK/probe" unpack --help >/dev/null 2>&1; then
+    rm -rf "$WORK/probe"
+    clean_unpack="sh -c '$SI --root $WORK/store rm-bundle $WORK/bundle-s >/dev/null 2>&1; rm -rf $WORK/store $WORK/bundle-u $WORK/pulled'"
+    bench "cold pull + unpack" "$clean_unpack" \
+        "sh -c '$SI --root $WORK/store pull -q $A/bench/big:1 && $SI --root $WORK/store unpack $A/bench/big:1 $WORK/bundle-s'" \
+        "skopeo + umoci" "sh -c '${SK[*]} copy -q --src-tls-verify=false docker://$A/bench/big:1 oci:$WORK/pulled:1 && umoci unpack --image $WORK/pulled:1 $WORK/bundle-u'"
+    # Extraction alone: layers already in the store (pulled), not yet extracted.
+    "$SI" --root "$WORK/store" pull -q "$A/bench/big:1"
+    layers_tgz=$(python3 -c 'import json,sys; i=json.load(open(sys.argv[1]+"/index.json")); m=json.load(open(sys.argv[1]+"/blobs/sha256/"+i["manifests"][0]["digest"][7:])); print(" ".join(sys.argv[1]+"/blobs/sha256/"+l["digest"][7:] for l in m["layers"]))' "$WORK/big")
+    bench "extraction of the layers (store -> bundle)" \
+        "sh -c '$SI --root $WORK/store rm-bundle $WORK/bundle-s >/dev/null 2>&1; rm -rf $WORK/store/layers $WORK/tarx; mkdir -p $WORK/tarx'" \
+        "$SI --root $WORK/store unpack $A/bench/big:1 $WORK/bundle-s" \
+        "tar xz (1 core)" "sh -c 'for l in $layers_tgz; do tar -xzf \$l -C $WORK/tarx; done'"
+    "$SI" --root "$WORK/store" rm-bundle "$WORK/bundle-s" >/dev/null 2>&1 || true
+    "$SI" --root "$WORK/store" unpack "$A/bench/big:1" "$WORK/bundle-s" >/dev/null
+    "$SI" --root "$WORK/store" rm-bundle "$WORK/bundle-s"
+    hyperfine -N --style none --runs 10 --warmup 2 --export-json "$WORK/warm.json" \
+        --prepare "sh -c '$SI --root $WORK/store rm-bundle $WORK/bundle-s >/dev/null 2>&1; true'" \
+        -n skiff "$SI --root $WORK/store unpack $A/bench/big:1 $WORK/bundle-s" >"$WORK/warm.log" 2>&1 ||
+        { cat "$WORK/warm.log" >&2; exit 1; }
+    "$SI" --root "$WORK/store" rm-bundle "$WORK/bundle-s" >/dev/null 2>&1 || true
 else
-    echo "bench: skiff-image unpack is not available in this build; unpack row skipped" >&2
+    echo "bench: this skiff-image has no unpack; unpack rows skipped" >&2
 fi
 
-rss() { # label cmd...
-    local f="$WORK/rss-$1"; shift
-    /usr/bin/time -o "$f" -f %M "$@" >/dev/null 2>&1 && tail -n 1 "$f" || echo -
+rss() { # command... -> peak RSS in KiB of the largest process
+    local f="$WORK/rss-$RANDOM"
+    /usr/bin/time -o "$f" -f %M "$@" >/dev/null 2>&1 && tail -n 1 "$f" || echo failed
 }
-rm -rf "$REPOS/push-skiff" "$REPOS/push-skopeo" "$WORK/pulled"
-RSS_PUSH_S=$(rss ps "$SKIFF_IMAGE" copy -q "oci:$WORK/layout:bench" "docker://$REG/push-skiff/bench:1")
-RSS_PUSH_K=$(rss pk skopeo copy -q --dest-tls-verify=false "oci:$WORK/layout:bench" "docker://$REG/push-skopeo/bench:1")
-RSS_PULL_S=$(rss ls "$SKIFF_IMAGE" copy -q "docker://$REG/seed/bench:1" "oci:$WORK/pulled:bench")
-rm -rf "$WORK/pulled"
-RSS_PULL_K=$(rss lk skopeo copy -q --src-tls-verify=false "docker://$REG/seed/bench:1" "oci:$WORK/pulled:bench")
+RSS_S=- RSS_K=-
+if [ "$HUGE_MB" != 0 ] && [ -x /usr/bin/time ]; then
+    echo "bench: peak RSS copying a $HUGE_MB MiB layer" >&2
+    RSS_S=$(rss "$SI" copy -q "oci:$WORK/huge:1" "docker://$B/x/huge:1")
+    rm -rf "$B_REPOS"
+    RSS_K=$(rss "${SK[@]}" copy -q --dest-tls-verify=false "oci:$WORK/huge:1" "docker://$B/x/huge:1")
+fi
 
-python3 - "$WORK" "$unpack_ok" "$RSS_PUSH_S" "$RSS_PUSH_K" "$RSS_PULL_S" "$RSS_PULL_K" "$LAYERS" "$LAYER_MB" "$RUNS" <<'PY'
+du_big=$(du -sm "$WORK/big/blobs" | cut -f1)
+python3 - "$RUNS" "$du_big" "$HUGE_MB" "$RSS_S" "$RSS_K" "$WORK/warm.json" "${ROWS[@]}" <<'PY'
 import json, os, sys
-work, unpack_ok = sys.argv[1], sys.argv[2] == "1"
-rss_push_s, rss_push_k, rss_pull_s, rss_pull_k, layers, mb, runs = sys.argv[3:10]
-def med(name):
-    return {r["command"]: r["median"] * 1000 for r in json.load(open(os.path.join(work, name)))["results"]}
-push, pull = med("push.json"), med("pull.json")
+runs, du_big, huge_mb, rss_s, rss_k, warm = sys.argv[1:7]
 print()
-print("skiff-image benchmark: %d cores, %s layers x %s MiB random + busybox, %s runs, medians" % (os.cpu_count(), layers, mb, runs))
-print("| operation | skiff-image (ms) | peer | peer (ms) | ratio | skiff-image RSS (KiB) | peer RSS (KiB) |")
-print("|---|---|---|---|---|---|---|")
-def row(op, s, peer, p, rs="-", rp="-"):
-    print("| %s | %.0f | %s | %.0f | %.2fx | %s | %s |" % (op, s, peer, p, s / p, rs, rp))
-row("push (copy oci: -> docker://)", push["skiff-image"], "skopeo", push["skopeo"], rss_push_s, rss_push_k)
-row("pull (copy docker:// -> oci:)", pull["skiff-image"], "skopeo", pull["skopeo"], rss_pull_s, rss_pull_k)
-if unpack_ok:
-    u, w = med("unpack.json"), med("unpack-warm.json")
-    row("unpack, layers not yet stored", u["skiff-image (cold)"], "umoci unpack", u["umoci"])
-    row("unpack, layers already stored", w["skiff-image (warm)"], "umoci unpack", u["umoci"])
+print("skiff-image benchmark: %d cores, image of %s MB on disk, %s runs, medians" % (os.cpu_count(), du_big, runs))
+print("| operation | skiff-image | peer | peer time | ratio |")
+print("|---|---|---|---|---|")
+fmt = lambda s: "%.0f ms" % (s * 1000) if s < 1 else "%.2f s" % s
+for row in sys.argv[7:]:
+    name, peer, path = row.split("|")
+    r = {x["command"]: x["median"] for x in json.load(open(path))["results"]}
+    print("| %s | %s | %s | %s | %.2fx |" % (name, fmt(r["skiff"]), peer, fmt(r["peer"]), r["skiff"] / r["peer"]))
+if os.path.exists(warm):
+    w = json.load(open(warm))["results"][0]["median"]
+    print("| warm unpack (layers already stored) | %s | - | - | - |" % fmt(w))
+if rss_s != "-":
+    print("| peak RSS copying a %s MiB layer oci: -> registry | %s MiB | skopeo | %s MiB | %.2fx |" % (
+        huge_mb, int(rss_s) // 1024, int(rss_k) // 1024, int(rss_s) / max(int(rss_k), 1)))
 PY
