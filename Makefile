@@ -3,6 +3,7 @@
 #   make test   unit tests + the black-box spec-tests (installs missing apt packages as root)
 #   make check  rustfmt and clippy, warnings are errors
 #   make bench  skiff beside runc and crun, skiff-image beside skopeo and umoci (bench/)
+#   make fuzz   the cargo-fuzz targets (nightly), FUZZ_SECONDS each
 
 CARGO ?= cargo
 SKIFF ?= $(CURDIR)/target/release/skiff
@@ -11,7 +12,7 @@ TEST_PKGS := runc crun busybox-static bats hyperfine iproute2 uidmap time util-l
 	docker-registry apache2-utils openssl skopeo umoci containerd
 DEMO_PKGS := busybox-static
 
-.PHONY: all build demo demo-run test deps-test check bench bench-run clean
+.PHONY: all build demo demo-run test deps-test check bench bench-run fuzz clean
 
 all: build
 
@@ -63,6 +64,14 @@ bench-run:
 	$(call apt_install,hyperfine time busybox-static runc crun skopeo umoci docker-registry curl)
 	SKIFF_RUNTIME=$(SKIFF) bench/runtime.sh
 	SKIFF_IMAGE=$(CURDIR)/target/release/skiff-image bench/image.sh
+
+# cargo-fuzz targets (nightly toolchain and `cargo install cargo-fuzz`); new
+# corpus entries land in runtime/fuzz/corpus/, which `make test` replays.
+FUZZ_SECONDS ?= 600
+fuzz:
+	cd runtime/fuzz && for t in config seccomp; do \
+	  cargo +nightly fuzz run -O $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 || exit 1; \
+	  cargo +nightly fuzz cmin -O $$t corpus/$$t; done
 
 clean:
 	$(CARGO) clean

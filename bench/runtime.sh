@@ -4,6 +4,9 @@
 #
 #   run      : `run` of /bin/true in the foreground (create+start+wait+delete)
 #   run-d    : `run -d` of a sleeping container, then `delete -f`
+#   limited  : `run` of /bin/true with memory, pids and cpu limits and a
+#              seccomp profile (cgroup set-up and filter cost included)
+#   exec     : `exec` of /bin/true into a running container
 #   peak RSS : /usr/bin/time -f %M of one `run` (largest process, KiB)
 #
 # Every runtime goes through the same wrapper, a private mount namespace with
@@ -58,7 +61,7 @@ WRAP="unshare -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec \"\$@\"'
 mkdir -p "$WORK/rootfs/bin" "$WORK/rootfs/proc" "$WORK/rootfs/sys" "$WORK/rootfs/dev" "$WORK/rootfs/tmp"
 cp /bin/busybox "$WORK/rootfs/bin/busybox"
 for a in sh true sleep; do ln -s busybox "$WORK/rootfs/bin/$a"; done
-for b in true sleep; do mkdir -p "$WORK/$b"; done
+for b in true sleep limited; do mkdir -p "$WORK/$b"; done
 python3 - "$WORK" <<'PY'
 import json, sys
 work = sys.argv[1]
@@ -83,6 +86,22 @@ def config(args):
     }
 json.dump(config(["/bin/true"]), open(work + "/true/config.json", "w"))
 json.dump(config(["/bin/sleep", "1000"]), open(work + "/sleep/config.json", "w"))
+limited = config(["/bin/true"])
+limited["linux"]["resources"] = {
+    "memory": {"limit": 64 << 20},
+    "pids": {"limit": 64},
+    "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+}
+# Deny a handful of syscalls, allow the rest: the filter's compile and load
+# cost without changing what /bin/true does.
+limited["linux"]["seccomp"] = {
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+    "syscalls": [{"names": ["kexec_load", "open_by_handle_at", "init_module", "finit_module",
+                            "delete_module", "iopl", "ioperm", "swapon", "swapoff", "reboot"],
+                  "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+}
+json.dump(limited, open(work + "/limited/config.json", "w"))
 PY
 
 declare -a NAMES=()
@@ -97,7 +116,7 @@ add crun "$CRUN"
 [ ${#NAMES[@]} -gt 0 ] || { echo "bench: no runtime to measure" >&2; exit 1; }
 
 status=0
-declare -A RUN_MS=() RUND_MS=() RSS=()
+declare -A RUN_MS=() RUND_MS=() LIM_MS=() EXEC_MS=() RSS=()
 for n in "${NAMES[@]}"; do
     bin=${BIN[$n]}
     root="$WORK/root-$n"
@@ -111,17 +130,26 @@ for n in "${NAMES[@]}"; do
     fi
     run_cmd="$WRAP $bin --root $root run --bundle $WORK/true bench-$n"
     rund_cmd="$WRAP sh -c '$bin --root $root run -d --bundle $WORK/sleep benchd-$n && $bin --root $root delete -f benchd-$n'"
+    lim_cmd="$WRAP $bin --root $root run --bundle $WORK/limited benchl-$n"
+    exec_cmd="$WRAP $bin --root $root exec benche-$n /bin/true"
+    if ! wrap "$bin" --root "$root" run -d --bundle "$WORK/sleep" "benche-$n" >"$WORK/$n.exec.log" 2>&1; then
+        echo "bench: $n failed to start the exec target: $(cat "$WORK/$n.exec.log")" >&2
+        status=1
+        continue
+    fi
     if ! hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" \
-        --export-json "$WORK/$n.json" -n run "$run_cmd" -n run-d "$rund_cmd" >"$WORK/$n.log" 2>&1; then
+        --export-json "$WORK/$n.json" -n run "$run_cmd" -n run-d "$rund_cmd" \
+        -n limited "$lim_cmd" -n exec "$exec_cmd" >"$WORK/$n.log" 2>&1; then
         echo "bench: hyperfine failed for $n:" >&2
         cat "$WORK/$n.log" >&2
         status=1
         continue
     fi
-    read -r RUN_MS[$n] RUND_MS[$n] < <(python3 -c '
+    wrap "$bin" --root "$root" delete -f "benche-$n" >/dev/null 2>&1 || true
+    read -r RUN_MS[$n] RUND_MS[$n] LIM_MS[$n] EXEC_MS[$n] < <(python3 -c '
 import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-print("%.2f %.2f" % (r["run"]["median"] * 1000, r["run-d"]["median"] * 1000))' "$WORK/$n.json")
+r = {x["command"]: x["median"] * 1000 for x in json.load(open(sys.argv[1]))["results"]}
+print("%.2f %.2f %.2f %.2f" % (r["run"], r["run-d"], r["limited"], r["exec"]))' "$WORK/$n.json")
     if [ -x /usr/bin/time ]; then
         # time runs inside the wrapper's namespace; -o keeps its number apart
         # from the runtime's own stderr.
@@ -136,15 +164,15 @@ done
 
 echo
 echo "skiff benchmark: $(nproc) cores, $(uname -r), $RUNS runs (+$WARMUP warmup), medians"
-printf '| %-8s | %-22s | %-26s | %-14s |\n' runtime "run /bin/true (ms)" "run -d + delete -f (ms)" "peak RSS (KiB)"
-printf '|%s|%s|%s|%s|\n' ---------- ------------------------ ---------------------------- ----------------
+printf '| %-8s | %-18s | %-23s | %-25s | %-11s | %-14s |\n' runtime "run /bin/true (ms)" "run -d + delete -f (ms)" "run with limits+seccomp (ms)" "exec (ms)" "peak RSS (KiB)"
+printf '|%s|%s|%s|%s|%s|%s|\n' ---------- -------------------- ------------------------- --------------------------- ------------- ----------------
 for n in "${NAMES[@]}"; do
-    printf '| %-8s | %22s | %26s | %14s |\n' "$n" "${RUN_MS[$n]:-failed}" "${RUND_MS[$n]:-failed}" "${RSS[$n]:--}"
+    printf '| %-8s | %18s | %23s | %25s | %11s | %14s |\n' "$n" "${RUN_MS[$n]:-failed}" "${RUND_MS[$n]:-failed}" "${LIM_MS[$n]:-failed}" "${EXEC_MS[$n]:-failed}" "${RSS[$n]:--}"
 done
 ratio() { python3 -c 'import sys; a, b = map(float, sys.argv[1:]); print("%.2f" % (a / b))' "$1" "$2"; }
 for peer in runc crun; do
     if [ -n "${RUN_MS[skiff]:-}" ] && [ -n "${RUN_MS[$peer]:-}" ]; then
-        echo "skiff/$peer: run $(ratio "${RUN_MS[skiff]}" "${RUN_MS[$peer]}")x, run-d+delete $(ratio "${RUND_MS[skiff]}" "${RUND_MS[$peer]}")x${RSS[skiff]:+, peak RSS $(ratio "${RSS[skiff]}" "${RSS[$peer]:-1}")x}"
+        echo "skiff/$peer: run $(ratio "${RUN_MS[skiff]}" "${RUN_MS[$peer]}")x, run-d+delete $(ratio "${RUND_MS[skiff]}" "${RUND_MS[$peer]}")x, limited $(ratio "${LIM_MS[skiff]}" "${LIM_MS[$peer]}")x, exec $(ratio "${EXEC_MS[skiff]}" "${EXEC_MS[$peer]}")x${RSS[skiff]:+, peak RSS $(ratio "${RSS[skiff]}" "${RSS[$peer]:-1}")x}"
     fi
 done
 exit $status
