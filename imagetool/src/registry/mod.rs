@@ -8,6 +8,7 @@ pub mod client;
 pub mod dest;
 pub mod ops;
 pub mod registries;
+pub mod search;
 pub mod source;
 pub mod tls;
 

@@ -1,7 +1,9 @@
 //! `registries.conf` (containers-registries.conf(5), version 2) as skopeo and podman read
 //! it: `[[registry]]` entries matched by longest `prefix` (default: `location`; `*.domain`
 //! wildcards), rewriting the reference to `location`, with `insecure`, `blocked` and
-//! `[[registry.mirror]]` endpoints tried before the registry itself when pulling.
+//! `[[registry.mirror]]` endpoints tried before the registry itself when pulling (limited by
+//! `mirror-by-digest-only` and a mirror's `pull-from-mirror`). `unqualified-search-registries`
+//! and `[aliases]` are read here and applied to short names in [`super::search`].
 
 use super::RegistryOptions;
 use crate::reference::ImageRef;
@@ -12,12 +14,20 @@ use std::path::PathBuf;
 const SYSTEM_CONF: &str = "/etc/containers/registries.conf";
 
 #[derive(Deserialize, Default, Debug)]
-struct Conf {
+#[serde(rename_all = "kebab-case")]
+pub(crate) struct Conf {
     #[serde(default)]
     registry: Vec<Registry>,
+    /// Registries a short name is tried in, in order.
+    #[serde(default)]
+    pub unqualified_search_registries: Vec<String>,
+    /// Short name → fully qualified name (`[aliases]`).
+    #[serde(default)]
+    pub aliases: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, Default, Debug, Clone)]
+#[serde(rename_all = "kebab-case")]
 struct Registry {
     #[serde(default)]
     prefix: Option<String>,
@@ -29,13 +39,37 @@ struct Registry {
     blocked: bool,
     #[serde(default)]
     mirror: Vec<Mirror>,
+    /// Mirrors serve only pulls by digest (a tag on a mirror may be stale).
+    #[serde(default)]
+    mirror_by_digest_only: bool,
 }
 
 #[derive(Deserialize, Default, Debug, Clone)]
+#[serde(rename_all = "kebab-case")]
 struct Mirror {
     location: String,
     #[serde(default)]
     insecure: bool,
+    /// `all` (default), `digest-only` or `tag-only`.
+    #[serde(default)]
+    pull_from_mirror: Option<String>,
+}
+
+impl Mirror {
+    /// Whether this mirror may serve a pull of `r` (by digest or by tag).
+    fn serves(&self, r: &ImageRef, registry_digest_only: bool) -> Result<bool> {
+        let by_digest = r.digest.is_some();
+        Ok(match self.pull_from_mirror.as_deref() {
+            None | Some("") if registry_digest_only => by_digest,
+            None | Some("") | Some("all") => true,
+            Some("digest-only") => by_digest,
+            Some("tag-only") => !by_digest,
+            Some(other) => bail!(
+                "parse registries.conf: mirror {:?}: pull-from-mirror {other:?} is not all, digest-only or tag-only",
+                self.location
+            ),
+        })
+    }
 }
 
 /// One place to reach an image: the reference as that registry names it, and the options.
@@ -57,7 +91,7 @@ fn conf_path(opts: &RegistryOptions) -> Option<PathBuf> {
     Some(PathBuf::from(SYSTEM_CONF)).filter(|p| p.exists())
 }
 
-fn load(opts: &RegistryOptions) -> Result<Conf> {
+pub(crate) fn load(opts: &RegistryOptions) -> Result<Conf> {
     let Some(path) = conf_path(opts) else {
         return Ok(Conf::default());
     };
@@ -119,6 +153,9 @@ pub fn pull_endpoints(r: &ImageRef, opts: &RegistryOptions) -> Result<Vec<Endpoi
     }
     let mut out = Vec::new();
     for m in &reg.mirror {
+        if !m.serves(r, reg.mirror_by_digest_only)? {
+            continue;
+        }
         out.push(endpoint(
             rewrite(r, &prefix, &m.location)?,
             opts,
