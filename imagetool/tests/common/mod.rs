@@ -56,6 +56,8 @@ pub struct RegistryConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Bearer token auth: (realm URL, service, issuer, root certificate bundle).
     pub token: Option<(String, String, String, PathBuf)>,
+    /// CA bundle clients must present a certificate from (`http.tls.clientcas`); needs `tls`.
+    pub client_cas: Option<PathBuf>,
 }
 
 /// A running docker-registry; killed by PID on drop.
@@ -80,6 +82,9 @@ impl Registry {
                 cert.display(),
                 key.display()
             ));
+            if let Some(ca) = &cfg.client_cas {
+                yaml.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+            }
         }
         if let Some((u, p)) = &cfg.basic {
             let htpasswd = dir.join("htpasswd");
@@ -387,6 +392,93 @@ pub fn noise(n: usize) -> Vec<u8> {
         .collect()
 }
 
+fn openssl(args: &[&str], dir: &Path) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Sign `NAME.crt` (key `NAME.key`) with the CA in `dir`, with the given extensions.
+fn issue(dir: &Path, name: &str, cn: &str, ext: &str) {
+    let (key, csr, crt, cnf) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}.cnf"),
+    );
+    let subj = format!("/CN={cn}");
+    openssl(
+        &[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", &subj,
+        ],
+        dir,
+    );
+    std::fs::write(dir.join(&cnf), ext).unwrap();
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-extfile",
+            &cnf,
+        ],
+        dir,
+    );
+}
+
+/// A private CA (`ca.crt`), a server certificate for 127.0.0.1 (`srv.crt`/`srv.key`) and a
+/// client certificate (`client.crt`/`client.key`), all in `dir`.
+pub fn test_pki(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=skiff test CA",
+        ],
+        dir,
+    );
+    issue(
+        dir,
+        "srv",
+        "127.0.0.1",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+    );
+    issue(
+        dir,
+        "client",
+        "skiff-client",
+        "extendedKeyUsage=clientAuth\n",
+    );
+}
+
 /// A pass-through HTTP proxy in front of a registry that misbehaves on purpose: the first
 /// request for a path containing `fail_path` gets `503 Retry-After: 0`, and the first full
 /// (non-Range) GET of a path containing `cut_path` is cut after `cut_after` bytes. It records
@@ -396,7 +488,32 @@ pub struct FlakyProxy {
     pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
+/// What a [`FlakyProxy`] does wrong.
+#[derive(Clone, Default)]
+pub struct Faults {
+    pub fail_path: String,
+    pub cut_path: String,
+    pub cut_after: usize,
+    pub hold: bool,
+    /// Bytes per second for every response body (a slow link), `None` for full speed.
+    pub rate: Option<usize>,
+}
+
 impl FlakyProxy {
+    /// A proxy that only slows every response down to `rate` bytes per second.
+    pub fn throttled(upstream: u16, rate: usize) -> FlakyProxy {
+        FlakyProxy::with(
+            upstream,
+            Faults {
+                fail_path: "/never-fails/".into(),
+                cut_path: "/never-cut/".into(),
+                cut_after: usize::MAX,
+                rate: Some(rate),
+                ..Default::default()
+            },
+        )
+    }
+
     /// With `hold`, a cut connection stays open and silent instead of closing (a stalled
     /// server), so a test can interrupt the client mid-blob.
     pub fn start(
@@ -406,13 +523,32 @@ impl FlakyProxy {
         cut_after: usize,
         hold: bool,
     ) -> FlakyProxy {
+        FlakyProxy::with(
+            upstream,
+            Faults {
+                fail_path: fail_path.into(),
+                cut_path: cut_path.into(),
+                cut_after,
+                hold,
+                rate: None,
+            },
+        )
+    }
+
+    pub fn with(upstream: u16, faults: Faults) -> FlakyProxy {
         use std::io::{Read, Write};
+        let Faults {
+            fail_path,
+            cut_path,
+            cut_after,
+            hold,
+            rate,
+        } = faults;
         use std::sync::{Arc, Mutex};
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
-        let (fail_path, cut_path) = (fail_path.to_string(), cut_path.to_string());
         std::thread::spawn(move || {
             let failed = Arc::new(Mutex::new(false));
             let cut = Arc::new(Mutex::new(false));
@@ -474,8 +610,17 @@ impl FlakyProxy {
                         usize::MAX
                     };
                     let mut sent = 0usize;
-                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut buf =
+                        vec![0u8; rate.map_or(64 * 1024, |r| (r / 20).clamp(1, 64 * 1024))];
+                    let started = Instant::now();
                     loop {
+                        if let Some(r) = rate {
+                            // Pace the body: never ahead of `rate` bytes per second.
+                            let due = Duration::from_secs_f64(sent as f64 / r as f64);
+                            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                                std::thread::sleep(wait);
+                            }
+                        }
                         let n = match up.read(&mut buf) {
                             Ok(0) | Err(_) => break,
                             Ok(n) => n,
@@ -498,4 +643,46 @@ impl FlakyProxy {
         });
         FlakyProxy { port, requests }
     }
+}
+
+/// Import the busybox rootfs as `name` into the store at `root` with `CMD [cmd]`; returns
+/// the manifest digest. Different `cmd`s give different images over the same layer.
+pub fn import_busybox_cmd(root: &Path, dir: &Path, name: &str, cmd: &str) -> String {
+    let tar = busybox_rootfs(dir);
+    ok(
+        root,
+        &[
+            "import",
+            tar.to_str().unwrap(),
+            name,
+            "--change",
+            &format!(r#"CMD ["{cmd}"]"#),
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+/// Run with extra environment variables; require failure (one line); returns stderr.
+pub fn fails_env(root: &Path, env: &[(&str, String)], args: &[&str]) -> String {
+    let out = Command::new(bin())
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("SKIFF_ROOT")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run skiff-image");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "skiff-image {args:?} should fail: {err}"
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "error should be one line: {err}"
+    );
+    err
 }
