@@ -67,6 +67,34 @@ pub fn copy_stream(reader: &mut dyn Read, writer: &mut dyn Write) -> io::Result<
     }
 }
 
+/// Remove entries of `dir` starting with `prefix` whose writer process is gone: names end
+/// in `<pid>-<n>` ([`unique_name`]), so a `kill -9`'d copy's staging files are found by the
+/// next run. Entries of live processes (and names of any other shape) are left alone.
+pub fn remove_debris(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let mut parts = name.rsplitn(3, '-');
+        let (_, pid) = (parts.next(), parts.next());
+        let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let p = e.path();
+            let _ = if p.is_dir() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+        }
+    }
+}
+
 /// A directory removed (recursively) when dropped.
 pub struct TempDir {
     path: PathBuf,

@@ -125,6 +125,10 @@ impl OciDestination {
     #[allow(clippy::new_ret_no_self)]
     pub fn create(dir: &Path, name: Option<&str>) -> Result<LayoutWriter> {
         let layout = Layout::create(dir)?;
+        // Staging of a killed earlier copy into this layout (only our own prefix: the
+        // directory may hold the user's files too).
+        crate::fsutil::remove_debris(dir, ".skiff-stage-");
+        crate::fsutil::remove_debris(dir, ".tmp-");
         LayoutWriter::new(layout, dir, name, None)
     }
 }

@@ -50,7 +50,9 @@ impl Store {
         let layout = Layout::create(&root.join("oci"))?;
         let tmp = root.join("tmp");
         fs::create_dir_all(&tmp).with_context(|| format!("create directory {tmp:?}"))?;
-        remove_debris(&tmp);
+        fsutil::remove_debris(&tmp, "");
+        // index.json is replaced through a temp file beside it.
+        fsutil::remove_debris(layout.dir(), ".tmp-");
         Ok(Store {
             root: root.to_path_buf(),
             layout,
@@ -185,29 +187,6 @@ pub fn store_key(name: &str) -> Result<String, crate::reference::ReferenceError>
         return Ok(name.to_string());
     }
     name.parse::<ImageRef>().map(|r| r.to_string())
-}
-
-/// Remove `tmp/` entries whose writer process is gone (names end in `<pid>-<n>`).
-fn remove_debris(tmp: &Path) {
-    let Ok(entries) = fs::read_dir(tmp) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        let mut parts = name.rsplitn(3, '-');
-        let (_, pid) = (parts.next(), parts.next());
-        let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let p = e.path();
-            let _ = if p.is_dir() {
-                fs::remove_dir_all(&p)
-            } else {
-                fs::remove_file(&p)
-            };
-        }
-    }
 }
 
 /// An image in the store resolved to one platform manifest, for `unpack`.
