@@ -12,6 +12,9 @@ DEMO_PKGS := busybox-static
 
 .PHONY: all build demo demo-run test deps-test check bench bench-run clean
 
+# skiff-image interop tests: `podman load` and a private dockerd's `docker load`.
+TEST_PKGS += podman docker.io
+
 all: build
 
 build:

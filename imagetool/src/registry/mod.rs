@@ -35,6 +35,8 @@ pub struct RegistryOptions {
     pub cert_dir: Option<PathBuf>,
     /// registries.conf to use instead of `$CONTAINERS_REGISTRIES_CONF` / the system file.
     pub registries_conf: Option<PathBuf>,
+    /// Drop-in directory instead of `/etc/containers/registries.conf.d`.
+    pub registries_conf_dir: Option<PathBuf>,
 }
 
 impl Default for RegistryOptions {
@@ -50,6 +52,7 @@ impl Default for RegistryOptions {
             ],
             cert_dir: None,
             registries_conf: None,
+            registries_conf_dir: None,
         }
     }
 }

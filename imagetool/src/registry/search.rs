@@ -27,10 +27,11 @@ pub fn pull_candidates(name: &str, opts: &RegistryOptions) -> Result<Vec<ImageRe
             .with_context(|| format!("resolve alias {base:?} = {target:?} in registries.conf"))?;
         return Ok(vec![r]);
     }
-    if conf.unqualified_search_registries.is_empty() {
+    let search = conf.unqualified_search_registries.unwrap_or_default();
+    if search.is_empty() {
         return Ok(vec![name.parse()?]);
     }
-    conf.unqualified_search_registries
+    search
         .iter()
         .map(|reg| {
             format!("{reg}/{name}")
@@ -82,6 +83,7 @@ mod tests {
         std::fs::write(&p, conf).unwrap();
         let o = RegistryOptions {
             registries_conf: Some(p),
+            registries_conf_dir: Some(tmp.path().join("none.d")),
             ..Default::default()
         };
         (tmp, o)
