@@ -175,6 +175,17 @@ fn platform_choice_from_a_two_platform_index() {
         ],
     );
     assert_eq!(json_digest(&ok(&root, &["inspect", &dst])), arm.to_string());
+    let v: serde_json::Value = serde_json::from_str(&ok(
+        &root,
+        &[
+            "inspect",
+            "--platform",
+            "linux/arm64",
+            &format!("docker://{ma}"),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(v["Architecture"], "arm64");
     let err = fails(&root, &["pull", "-q", "--platform", "linux/s390x", &ma]);
     assert!(err.contains("no entry for platform linux/s390x"), "{err}");
     let err = fails(&root, &["pull", "-q", "--platform", "linux/arm64/v9", &ma]);
