@@ -316,6 +316,23 @@ fn zstd_recompression_keeps_diff_ids_and_round_trips_through_skopeo() {
         skiff_image::validate::validate_image(&ss).unwrap().layers,
         3
     );
+    // podman's push flag: back to gzip on the way out.
+    let pushed = format!("docker://{h}/z/pushed:gz");
+    let stored = format!("{h}/z/multi:1");
+    ok(
+        &root2,
+        &[
+            "push",
+            "-q",
+            "--compression-format",
+            "gzip",
+            &stored,
+            &pushed,
+        ],
+    );
+    let (raw, m) = raw_manifest(&pushed);
+    assert_eq!(layer_types(&raw), vec![manifest::OCI_LAYER_GZIP; 3]);
+    assert_eq!(m.config.digest, orig.config.digest);
 }
 
 /// Size of the largest `.blob-*` file being written under `dir`.
