@@ -335,14 +335,15 @@ fn zstd_recompression_keeps_diff_ids_and_round_trips_through_skopeo() {
     assert_eq!(m.config.digest, orig.config.digest);
 }
 
-/// Size of the largest `.blob-*` file being written under `dir`.
+/// Size of the largest blob being written under `dir` (staged or a resumable ingest).
 fn largest_partial(dir: &Path) -> u64 {
     tree(dir)
         .iter()
         .filter(|p| {
-            p.rsplit('/')
-                .next()
-                .is_some_and(|n| n.starts_with(".blob-"))
+            p.starts_with("ingest/")
+                || p.rsplit('/')
+                    .next()
+                    .is_some_and(|n| n.starts_with(".blob-"))
         })
         .filter_map(|p| std::fs::metadata(dir.join(p)).ok())
         .map(|m| m.len())
@@ -411,17 +412,40 @@ fn kill_9_halfway_through_a_large_blob_then_rerun() {
         index_before
     );
     assert!(!debris(&root.join("tmp")).is_empty());
+    let kept = largest_partial(&root.join("tmp"));
     let bb = skiff_image::Store::open(&root)
         .unwrap()
         .source("bb:1")
         .unwrap();
     skiff_image::validate::validate_image(&bb).unwrap();
-    // The same command again completes and leaves no temp files.
+    // The same command again completes, fetching only the rest of the big blob, and
+    // leaves no temp files.
     ok(&root, &["pull", "-q", &name]);
+    let files: Vec<String> = tree(&root.join("tmp"))
+        .into_iter()
+        .filter(|p| root.join("tmp").join(p).is_file())
+        .collect();
+    assert!(files.is_empty(), "{files:?}");
+    let log = proxy.requests.lock().unwrap().clone();
+    let big_gets: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains(&big.to_string()))
+        .collect();
+    let resumed_at: Vec<u64> = big_gets
+        .iter()
+        .filter_map(|l| {
+            let l = l.to_ascii_lowercase();
+            l.split("range: bytes=")
+                .nth(1)?
+                .split('-')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
     assert!(
-        tree(&root.join("tmp")).is_empty(),
-        "{:?}",
-        tree(&root.join("tmp"))
+        resumed_at.iter().any(|&n| n > 0 && n <= kept),
+        "the rerun did not resume within the kept {kept} bytes: {big_gets:?}"
     );
     assert!(debris(&root.join("oci")).is_empty());
     let store = skiff_image::Store::open(&root).unwrap();

@@ -4,7 +4,7 @@
 
 use super::convert::Plan;
 use super::{CopyOptions, Counters};
-use crate::digest::Digest;
+use crate::digest::{Digest, Hasher};
 use crate::manifest::{Descriptor, Manifest};
 use crate::progress::Bar;
 use crate::recompress;
@@ -94,6 +94,14 @@ pub(super) fn copy_blobs(
     }
 }
 
+/// Whether a digest or size check failed somewhere in `e`'s chain.
+fn is_invalid_data(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
+    })
+}
+
 /// One blob's copy, with its progress line when there is one.
 struct Job<'a> {
     src: &'a dyn ImageSource,
@@ -123,8 +131,35 @@ impl Job<'_> {
                 return Ok(());
             }
         }
+        if let Some((offset, hasher)) = self.dst.resume_point(desc).with_context(step)? {
+            match self.resume(desc, offset, hasher) {
+                Ok(()) => return Ok(()),
+                // The kept prefix did not verify (it is gone now): fetch the whole blob.
+                Err(e) if is_invalid_data(&e) => {}
+                Err(e) => return Err(e).with_context(step),
+            }
+        }
         let mut reader = open_blob(self.src, desc).with_context(step)?;
         self.put(desc, &mut reader).with_context(step)
+    }
+
+    /// Continue an interrupted earlier run's download of `desc` from `offset`.
+    fn resume(&self, desc: &Descriptor, offset: u64, hasher: Hasher) -> Result<()> {
+        let raw = self.src.blob_raw_at(desc, offset)?;
+        let mut reader =
+            VerifyingReader::resume(raw, desc.digest.clone(), Some(desc.size), hasher, offset);
+        match self.bar {
+            Some(bar) => {
+                bar.start();
+                bar.advance(offset);
+                self.dst
+                    .put_blob_at(desc, offset, &mut bar.reader(&mut reader))?;
+                bar.done();
+            }
+            None => self.dst.put_blob_at(desc, offset, &mut reader)?,
+        }
+        self.c.copied.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     fn put(&self, desc: &Descriptor, reader: &mut dyn std::io::Read) -> Result<()> {

@@ -125,12 +125,17 @@ impl ImageSource for RegistrySource {
     }
 
     fn blob_raw(&self, desc: &Descriptor) -> Result<BlobReader> {
+        self.blob_raw_at(desc, 0)
+    }
+
+    /// `Range: bytes=OFFSET-` from the start when resuming an earlier run's download.
+    fn blob_raw_at(&self, desc: &Descriptor, offset: u64) -> Result<BlobReader> {
         let (client, _) = self.current()?;
         let url = client.repo_url(&format!("blobs/{}", desc.digest))?;
         let mut r = ResumingReader {
             client,
             url,
-            offset: 0,
+            offset,
             inner: None,
             resumes_left: 5,
         };

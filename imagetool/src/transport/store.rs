@@ -1,7 +1,8 @@
 //! The local store at `--root` (default `/var/lib/skiff`, `$SKIFF_ROOT`): `oci/` is a plain
 //! OCI image layout whose index.json names images by their full normalised reference
 //! (`org.opencontainers.image.ref.name` = `docker.io/library/busybox:latest`), `tmp/` holds
-//! in-flight writes, `lock` serialises index.json updates. `layers/` belongs to unpack.
+//! in-flight writes (`tmp/ingest/` the resumable prefixes of large blobs), `lock`
+//! serialises index.json updates. `layers/` belongs to unpack.
 
 use super::layout::{self, Layout};
 use super::oci::{LayoutWriter, OciSource};
@@ -87,12 +88,14 @@ impl Store {
     }
 
     pub fn destination(&self, name: &ImageRef) -> Result<LayoutWriter> {
-        LayoutWriter::new(
+        let ingests = super::ingest::Ingests::open(&self.root.join("tmp/ingest"))?;
+        Ok(LayoutWriter::new(
             self.layout.clone(),
             &self.root.join("tmp"),
             Some(&name.to_string()),
             Some(self.lock_path()),
-        )
+        )?
+        .with_ingests(ingests))
     }
 
     pub fn images(&self) -> Result<Vec<StoreImage>> {
