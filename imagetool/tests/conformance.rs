@@ -90,6 +90,18 @@ fn wrong_diff_ids_are_rejected() {
         &["copy", "--dest-compress-format", "zstd", &src, &dst],
     );
     assert!(err.contains(&format!("config says {wrong}")), "{err}");
+    let err = fails(
+        &root,
+        &[
+            "copy",
+            "--preserve-digests",
+            "--dest-compress-format",
+            "zstd",
+            &src,
+            &dst,
+        ],
+    );
+    assert!(err.contains("exclude each other"), "{err}");
     let index = skiff_image::transport::layout::Layout::open(&out)
         .unwrap()
         .read_index()

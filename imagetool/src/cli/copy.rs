@@ -61,6 +61,9 @@ pub struct Opts {
 }
 
 pub fn run(root: &Path, o: Opts) -> Result<()> {
+    if o.preserve_digests && o.dest_compress_format.is_some() {
+        anyhow::bail!("parse flags: --preserve-digests and --dest-compress-format exclude each other (recompressing changes the manifest digest)");
+    }
     let src_loc = Location::parse(&o.source)?;
     let dst_loc = Location::parse(&o.destination)?;
     let src_reg = registry_options(
