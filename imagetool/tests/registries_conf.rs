@@ -94,6 +94,14 @@ fn mirrors_fall_back_and_search_registries_resolve_short_names() {
     let root3 = t.join("root3");
     ok_env(&root3, &env, &["pull", "-q", "team/bb:1"]);
     assert_eq!(stored_digest(&root3, &format!("{m}/team/bb:1")), on_mirror);
+    // The short name finds the stored image too (as podman resolves local names).
+    let out = ok_env(&root3, &env, &["inspect", "team/bb:1"]);
+    assert_eq!(json_digest(&out), on_mirror);
+    // rmi by that short name removes that one name, not others of the same image.
+    ok_env(&root3, &env, &["tag", &format!("{m}/team/bb:1"), "kept:1"]);
+    ok_env(&root3, &env, &["rmi", "team/bb:1"]);
+    assert_eq!(stored_digest(&root3, "kept:1"), on_mirror);
+    fails_env(&root3, &env, &["inspect", &format!("{m}/team/bb:1")]);
     ok_env(&root3, &env, &["pull", "-q", "team/bb:only-primary"]);
     assert_eq!(
         stored_digest(&root3, &format!("{p}/team/bb:only-primary")),

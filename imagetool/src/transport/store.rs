@@ -73,14 +73,27 @@ impl Store {
     }
 
     /// The index entry for `name`: a reference (normalised) or an image digest / ID prefix.
+    /// A short name that `pull` resolved through registries.conf is stored under the
+    /// registry that served it, so the same short name finds it here too.
     pub fn find(&self, name: &str) -> Result<Descriptor> {
         let key = store_key(name)?;
-        self.layout.find(Some(&key)).map_err(|_| {
-            anyhow!(
-                "find image {name:?} in store {:?}: no such image",
-                self.root
-            )
-        })
+        if let Ok(d) = self.layout.find(Some(&key)) {
+            return Ok(d);
+        }
+        if key != name && crate::reference::is_short_name(name) {
+            let opts = crate::registry::RegistryOptions::default();
+            let candidates =
+                crate::registry::search::pull_candidates(name, &opts).unwrap_or_default();
+            for c in candidates {
+                if let Ok(d) = self.layout.find(Some(&c.to_string())) {
+                    return Ok(d);
+                }
+            }
+        }
+        Err(anyhow!(
+            "find image {name:?} in store {:?}: no such image",
+            self.root
+        ))
     }
 
     pub fn source(&self, name: &str) -> Result<OciSource> {
@@ -129,10 +142,13 @@ impl Store {
         let _g = lock::lock_exclusive(&self.lock_path())?;
         let desc = self.find(name)?;
         let mut index = self.layout.read_index()?;
-        let key = store_key(name)?;
+        // By image ID every name of it goes; by name (also a short name resolved through
+        // registries.conf) only that name.
+        let hex = name.strip_prefix("sha256:").unwrap_or(name);
+        let by_id = store_key(name)? == name && hex.bytes().all(|b| b.is_ascii_hexdigit());
         let before = index.manifests.len();
         match desc.ref_name() {
-            Some(n) if n == key => index.manifests.retain(|d| d.ref_name() != Some(n)),
+            Some(n) if !by_id => index.manifests.retain(|d| d.ref_name() != Some(n)),
             _ => index.manifests.retain(|d| d.digest != desc.digest),
         }
         if index.manifests.len() == before {
