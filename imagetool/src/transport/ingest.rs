@@ -185,10 +185,26 @@ fn lock(path: &Path, create: bool) -> Result<Option<Flock<File>>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound && !create => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("open {path:?}")),
     };
+    lock_opened(file, path)
+}
+
+/// Lock an opened `file` that was found at `path`.
+fn lock_opened(file: File, path: &Path) -> Result<Option<Flock<File>>> {
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        // The holder may have renamed the file away (into a store) between our open and
+        // our lock: then we hold a lock on a finished blob, not on the ingest. Never touch it.
+        Ok(f) if !same_file(&f, path) => Ok(None),
         Ok(f) => Ok(Some(f)),
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
         Err((_, errno)) => Err(errno).with_context(|| format!("lock {path:?}")),
+    }
+}
+
+fn same_file(f: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
@@ -206,6 +222,19 @@ mod tests {
             }
             self.0.read(buf)
         }
+    }
+
+    #[test]
+    fn a_file_renamed_away_before_the_lock_is_not_taken() {
+        let tmp = crate::fsutil::TempDir::new("ingest-race-").unwrap();
+        let (p, q) = (tmp.path().join("p"), tmp.path().join("q"));
+        fs::write(&p, b"finished blob").unwrap();
+        let f = File::open(&p).unwrap();
+        fs::rename(&p, &q).unwrap();
+        assert!(lock_opened(f, &p).unwrap().is_none());
+        fs::write(&p, b"new ingest").unwrap();
+        let f = File::open(&p).unwrap();
+        assert!(lock_opened(f, &p).unwrap().is_some());
     }
 
     #[test]
