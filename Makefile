@@ -14,6 +14,9 @@ DEMO_PKGS := busybox-static
 
 .PHONY: all build demo demo-run test deps-test check bench bench-run fuzz clean
 
+# skiff-image interop tests: `podman load` and a private dockerd's `docker load`.
+TEST_PKGS += podman docker.io
+
 all: build
 
 build:

@@ -67,6 +67,34 @@ pub fn copy_stream(reader: &mut dyn Read, writer: &mut dyn Write) -> io::Result<
     }
 }
 
+/// Remove entries of `dir` starting with `prefix` whose writer process is gone: names end
+/// in `<pid>-<n>` ([`unique_name`]), so a `kill -9`'d copy's staging files are found by the
+/// next run. Entries of live processes (and names of any other shape) are left alone.
+pub fn remove_debris(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let mut parts = name.rsplitn(3, '-');
+        let (_, pid) = (parts.next(), parts.next());
+        let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let p = e.path();
+            let _ = if p.is_dir() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+        }
+    }
+}
+
 /// A directory removed (recursively) when dropped.
 pub struct TempDir {
     path: PathBuf,
@@ -81,9 +109,12 @@ impl TempDir {
         Ok(TempDir { path })
     }
 
-    /// Create a fresh directory under `$TMPDIR`.
+    /// Create a fresh directory under `$TMPDIR`, first removing directories of the same
+    /// prefix that killed processes left there.
     pub fn new(prefix: &str) -> Result<TempDir> {
-        TempDir::new_in(&std::env::temp_dir(), prefix)
+        let tmp = std::env::temp_dir();
+        remove_debris(&tmp, prefix);
+        TempDir::new_in(&tmp, prefix)
     }
 
     pub fn path(&self) -> &Path {
@@ -100,4 +131,36 @@ impl Drop for TempDir {
 /// Read a whole small file (manifests, configs, index.json), naming it on error.
 pub fn read_small(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).with_context(|| format!("read {path:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debris_of_dead_processes_only_with_the_prefix() {
+        let t = TempDir::new("debris-test-").unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let me = std::process::id();
+        let names = [
+            format!(".skiff-stage-{dead}-0"),
+            format!(".skiff-stage-{me}-1"),
+            format!(".other-{dead}-2"),
+            "user-file-1-2".to_string(),
+        ];
+        for n in &names {
+            fs::create_dir(t.path().join(n)).unwrap();
+        }
+        remove_debris(t.path(), ".skiff-stage-");
+        let mut left: Vec<String> = fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        left.sort();
+        let mut want = names[1..].to_vec();
+        want.sort();
+        assert_eq!(left, want);
+    }
 }

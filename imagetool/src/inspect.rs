@@ -19,12 +19,10 @@ pub fn platform_manifest(
     match manifest::parse(&bytes, &mt)? {
         Parsed::Image(m) => Ok((Digest::of(&bytes), *m)),
         Parsed::Index(i) => {
-            let (os, arch) = opts.platform.clone().unwrap_or_else(|| {
-                let (o, a) = manifest::host_platform();
-                (o.to_string(), a.to_string())
-            });
-            let d = manifest::choose_platform(&i, &os, &arch)
-                .ok_or_else(|| anyhow!("choose manifest: no entry for {os}/{arch}"))?;
+            let want = opts.platform_or_host();
+            let d = want
+                .choose(&i)
+                .ok_or_else(|| anyhow!("choose manifest: no entry for platform {want} in index"))?;
             let (cb, ct) = read_manifest(src, Some(&d.digest))?;
             match manifest::parse(&cb, &ct)? {
                 Parsed::Image(m) => Ok((d.digest.clone(), *m)),

@@ -83,6 +83,21 @@ impl ImageRef {
     }
 }
 
+/// Whether `name`, as typed, names no registry (`busybox`, `user/app:1`): docker
+/// completes such names with `docker.io`, podman with `unqualified-search-registries`.
+pub fn is_short_name(name: &str) -> bool {
+    let name = name.split('@').next().unwrap_or(name);
+    match name.split_once('/') {
+        None => true,
+        Some((first, _)) => {
+            !(first.contains('.')
+                || first.contains(':')
+                || first == "localhost"
+                || first.starts_with('['))
+        }
+    }
+}
+
 fn is_component(s: &str) -> bool {
     // path-component := alphanumeric (separator alphanumeric)*, separator := [_.] | __ | [-]*
     let b = s.as_bytes();
@@ -270,6 +285,22 @@ mod tests {
             "busybox".parse::<ImageRef>().unwrap().familiar(),
             "busybox:latest"
         );
+    }
+
+    #[test]
+    fn short_names() {
+        for s in ["busybox", "busybox:1", "user/app", "user/app@sha256:00"] {
+            assert!(is_short_name(s), "{s}");
+        }
+        for s in [
+            "docker.io/busybox",
+            "localhost/a",
+            "127.0.0.1:5000/a",
+            "[::1]/a",
+            "r:5/a",
+        ] {
+            assert!(!is_short_name(s), "{s}");
+        }
     }
 
     #[test]

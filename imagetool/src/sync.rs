@@ -117,12 +117,10 @@ fn written_digest(src: &RegistrySource, copy: &CopyOptions) -> Result<Digest> {
     let (bytes, mt) = read_manifest(src, None)?;
     match manifest::parse(&bytes, &mt)? {
         Parsed::Index(i) if !copy.all => {
-            let (os, arch) = copy.platform.clone().unwrap_or_else(|| {
-                let (o, a) = manifest::host_platform();
-                (o.to_string(), a.to_string())
-            });
-            Ok(manifest::choose_platform(&i, &os, &arch)
-                .ok_or_else(|| anyhow!("choose manifest: no entry for {os}/{arch}"))?
+            let want = copy.platform_or_host();
+            Ok(want
+                .choose(&i)
+                .ok_or_else(|| anyhow!("choose manifest: no entry for platform {want} in index"))?
                 .digest
                 .clone())
         }

@@ -1,10 +1,11 @@
 //! Conformance check for an image from any transport (after go-containerregistry's
 //! `validate.Image`): manifests parse and match their digests, every blob streams through
 //! the verifying reader, the config names os/architecture and one diff ID per layer, and
-//! each uncompressed or gzip layer's content hashes to its diff ID.
+//! each layer's uncompressed content (plain, gzip or zstd) hashes to its diff ID.
 
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::manifest::{self, Descriptor, Parsed};
+use crate::recompress::{layer_compression, Compression};
 use crate::transport::{open_blob, read_manifest, ImageSource};
 use anyhow::{bail, Context, Result};
 use std::io::{self, Read};
@@ -84,23 +85,23 @@ fn validate_manifest(
     Ok(())
 }
 
-/// Stream one layer; returns whether its diff ID could be recomputed (not for zstd).
+/// Stream one layer; returns whether its diff ID could be recomputed (not for foreign or
+/// non-tar media types).
 fn check_layer(src: &dyn ImageSource, layer: &Descriptor, diff_id: &Digest) -> Result<bool> {
     let mut blob = open_blob(src, layer)?;
-    let mt = layer.media_type.as_str();
-    let uncompressed = matches!(mt, manifest::OCI_LAYER | manifest::DOCKER_LAYER);
-    let gzip = matches!(mt, manifest::OCI_LAYER_GZIP | manifest::DOCKER_LAYER_GZIP);
-    if !uncompressed && !gzip {
+    let Some(compression) = layer_compression(&layer.media_type) else {
         io::copy(&mut blob, &mut io::sink()).context("read layer")?;
         return Ok(false);
-    }
+    };
     let mut hasher = Hasher::new(Algorithm::Sha256);
     let mut buf = vec![0u8; 256 * 1024];
     {
-        let mut content: Box<dyn Read + '_> = if gzip {
-            Box::new(flate2::read::MultiGzDecoder::new(&mut blob))
-        } else {
-            Box::new(&mut blob)
+        let mut content: Box<dyn Read + '_> = match compression {
+            Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(&mut blob)),
+            Some(Compression::Zstd) => Box::new(
+                zstd::stream::read::Decoder::new(&mut blob).context("start zstd decompression")?,
+            ),
+            None => Box::new(&mut blob),
         };
         loop {
             let n = content.read(&mut buf).context("read layer")?;

@@ -28,6 +28,24 @@ impl<R: Read> VerifyingReader<R> {
         }
     }
 
+    /// Continue verifying a blob whose first `seen` bytes were hashed into `hasher` earlier
+    /// (a resumed download): `inner` yields the rest.
+    pub fn resume(
+        inner: R,
+        expected: Digest,
+        size: Option<u64>,
+        hasher: Hasher,
+        seen: u64,
+    ) -> Self {
+        VerifyingReader {
+            inner,
+            expected,
+            size,
+            seen,
+            hasher: Some(hasher),
+        }
+    }
+
     /// Bytes already read and hashed; used by resumable readers to continue from an offset.
     pub fn position(&self) -> u64 {
         self.seen

@@ -80,4 +80,36 @@ fn wrong_diff_ids_are_rejected() {
     let s = skiff_image::transport::oci::OciSource::open(layout.dir(), Some("bad")).unwrap();
     let err = format!("{:#}", validate_image(&s).unwrap_err());
     assert!(err.contains(&format!("config says {wrong}")), "{err}");
+    // Recompression recomputes the diff ID and refuses the same image, writing nothing.
+    let root = t.join("root");
+    let out = t.join("out");
+    let src = format!("oci:{}:bad", layout.dir().display());
+    let dst = format!("oci:{}:z", out.display());
+    let err = fails(
+        &root,
+        &["copy", "--dest-compress-format", "zstd", &src, &dst],
+    );
+    assert!(err.contains(&format!("config says {wrong}")), "{err}");
+    let err = fails(
+        &root,
+        &[
+            "copy",
+            "--preserve-digests",
+            "--dest-compress-format",
+            "zstd",
+            &src,
+            &dst,
+        ],
+    );
+    assert!(err.contains("exclude each other"), "{err}");
+    let index = skiff_image::transport::layout::Layout::open(&out)
+        .unwrap()
+        .read_index()
+        .unwrap();
+    assert!(index.manifests.is_empty());
+    assert!(
+        tree(&out.join("blobs/sha256")).is_empty(),
+        "{:?}",
+        tree(&out)
+    );
 }

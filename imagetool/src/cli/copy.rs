@@ -1,9 +1,12 @@
 //! `copy SRC DST` (skopeo copy).
 
-use super::{open_options, registry_options};
+use super::{open_options, progress_unless, registry_options};
 use anyhow::{Context, Result};
 use clap::Args;
 use skiff_image::copy::{copy_image, CopyOptions};
+use skiff_image::platform::PlatformSpec;
+use skiff_image::progress;
+use skiff_image::recompress::Compression;
 use skiff_image::transport::{open_destination, open_source, Location};
 use std::path::{Path, PathBuf};
 
@@ -43,9 +46,12 @@ pub struct Opts {
     /// Blobs copied at once.
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
-    /// Platform to choose from an index, OS/ARCH (default: the host's).
+    /// Platform to choose from an index, OS/ARCH[/VARIANT] (default: the host's).
     #[arg(long)]
-    pub platform: Option<String>,
+    pub platform: Option<PlatformSpec>,
+    /// Recompress layers for the destination: gzip or zstd.
+    #[arg(long)]
+    pub dest_compress_format: Option<Compression>,
     /// Print nothing on success.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -55,6 +61,9 @@ pub struct Opts {
 }
 
 pub fn run(root: &Path, o: Opts) -> Result<()> {
+    if o.preserve_digests && o.dest_compress_format.is_some() {
+        anyhow::bail!("parse flags: --preserve-digests and --dest-compress-format exclude each other (recompressing changes the manifest digest)");
+    }
     let src_loc = Location::parse(&o.source)?;
     let dst_loc = Location::parse(&o.destination)?;
     let src_reg = registry_options(
@@ -74,7 +83,9 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
     let copy = CopyOptions {
         all: o.all,
         jobs: o.jobs,
-        platform: parse_platform(o.platform.as_deref())?,
+        platform: o.platform,
+        compress: o.dest_compress_format,
+        progress: progress_unless(o.quiet, progress::COPY),
     };
     let src = open_source(&src_loc, &open_options(root, src_reg))
         .with_context(|| format!("open source {}", o.source))?;
@@ -97,15 +108,4 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
         );
     }
     Ok(())
-}
-
-pub fn parse_platform(p: Option<&str>) -> Result<Option<(String, String)>> {
-    let Some(p) = p else { return Ok(None) };
-    let (os, arch) = p
-        .split_once('/')
-        .ok_or_else(|| anyhow::anyhow!("parse --platform {p:?}: expected OS/ARCH"))?;
-    Ok(Some((
-        os.to_string(),
-        arch.split('/').next().unwrap_or(arch).to_string(),
-    )))
 }

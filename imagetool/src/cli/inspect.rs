@@ -5,6 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use skiff_image::copy::CopyOptions;
 use skiff_image::inspect::{inspect, platform_manifest, read_config};
+use skiff_image::platform::PlatformSpec;
 use skiff_image::registry::ops;
 use skiff_image::transport::{open_source, read_manifest, Location};
 use std::io::Write;
@@ -19,6 +20,9 @@ pub struct Opts {
     /// Print the image config (with --raw: its bytes as stored).
     #[arg(long)]
     pub config: bool,
+    /// Platform to describe from an index, OS/ARCH[/VARIANT] (default: the host's).
+    #[arg(long)]
+    pub platform: Option<PlatformSpec>,
     /// Don't list the repository's tags (registry images).
     #[arg(long)]
     pub no_tags: bool,
@@ -30,7 +34,10 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
     let loc = location_or_store(&o.name)?;
     let reg = o.registry.options()?;
     let src = open_source(&loc, &open_options(root, reg.clone()))?;
-    let copy = CopyOptions::default();
+    let copy = CopyOptions {
+        platform: o.platform,
+        ..Default::default()
+    };
     let mut out = std::io::stdout().lock();
     if o.config {
         let (_, m) = platform_manifest(src.as_ref(), &copy)?;

@@ -180,6 +180,17 @@ pub fn location_or_store(s: &str) -> Result<Location> {
     }
 }
 
+/// Progress lines when stdout is a terminal and `--quiet` was not given.
+pub fn progress_unless(
+    quiet: bool,
+    verbs: skiff_image::progress::Verbs,
+) -> Option<std::sync::Arc<skiff_image::progress::Progress>> {
+    if quiet {
+        return None;
+    }
+    skiff_image::progress::Progress::stdout_if_terminal(verbs)
+}
+
 pub fn open_options(root: &std::path::Path, registry: RegistryOptions) -> OpenOptions {
     OpenOptions {
         store_root: root.to_path_buf(),

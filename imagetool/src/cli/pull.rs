@@ -1,11 +1,13 @@
-//! `pull NAME`: registry → local store, named by the full normalised reference.
+//! `pull NAME`: registry → local store, named by the full normalised reference. A short
+//! name goes through registries.conf aliases and search registries (docker.io by default).
 
-use super::{open_options, RegistryArgs};
+use super::{progress_unless, RegistryArgs};
 use anyhow::Result;
 use clap::Args;
 use skiff_image::copy::{copy_image, CopyOptions};
-use skiff_image::reference::ImageRef;
-use skiff_image::registry::RegistrySource;
+use skiff_image::platform::PlatformSpec;
+use skiff_image::progress;
+use skiff_image::registry::search;
 use skiff_image::transport::store::Store;
 use std::path::Path;
 
@@ -16,6 +18,10 @@ pub struct Opts {
     /// Pull every platform of an index.
     #[arg(long, short = 'a')]
     pub all: bool,
+    /// Platform to pull from an index, OS/ARCH[/VARIANT] (default: the host's).
+    #[arg(long)]
+    pub platform: Option<PlatformSpec>,
+    /// No progress, only the result line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
     #[command(flatten)]
@@ -23,20 +29,18 @@ pub struct Opts {
 }
 
 pub fn run(root: &Path, o: Opts) -> Result<()> {
-    let r: ImageRef = o
-        .name
-        .strip_prefix("docker://")
-        .unwrap_or(&o.name)
-        .parse()?;
-    let opts = open_options(root, o.registry.options()?);
-    let src = RegistrySource::new(&r, &opts.registry)?;
+    let reg = o.registry.options()?;
+    let candidates = search::pull_candidates(&o.name, &reg)?;
     let store = Store::open(root)?;
+    let (r, src) = search::open_first(&candidates, &reg)?;
     let dst = store.destination(&r)?;
     let report = copy_image(
         &src,
         &dst,
         &CopyOptions {
             all: o.all,
+            platform: o.platform,
+            progress: progress_unless(o.quiet, progress::PULL),
             ..Default::default()
         },
     )?;

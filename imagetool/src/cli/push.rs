@@ -1,9 +1,11 @@
 //! `push NAME [DEST]`: local store → `docker://NAME` (or DEST, any transport).
 
-use super::{open_options, RegistryArgs};
+use super::{open_options, progress_unless, RegistryArgs};
 use anyhow::Result;
 use clap::Args;
 use skiff_image::copy::{copy_image, CopyOptions};
+use skiff_image::progress;
+use skiff_image::recompress::Compression;
 use skiff_image::reference::ImageRef;
 use skiff_image::transport::{open_destination, store::Store, Location};
 use std::path::Path;
@@ -16,6 +18,10 @@ pub struct Opts {
     pub destination: Option<String>,
     #[arg(long, short = 'a')]
     pub all: bool,
+    /// Recompress layers for the registry: gzip or zstd (podman's flag).
+    #[arg(long)]
+    pub compression_format: Option<Compression>,
+    /// No progress and no summary line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
     #[command(flatten)]
@@ -40,6 +46,8 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
         dst.as_ref(),
         &CopyOptions {
             all: o.all,
+            compress: o.compression_format,
+            progress: progress_unless(o.quiet, progress::PUSH),
             ..Default::default()
         },
     )?;

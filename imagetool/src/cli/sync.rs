@@ -79,7 +79,7 @@ pub fn run(o: Opts) -> Result<()> {
         copy: CopyOptions {
             all: o.all,
             jobs: 2,
-            platform: None,
+            ..Default::default()
         },
         jobs: o.jobs,
         scoped: o.scoped,

@@ -8,6 +8,7 @@ pub mod client;
 pub mod dest;
 pub mod ops;
 pub mod registries;
+pub mod search;
 pub mod source;
 pub mod tls;
 
@@ -34,6 +35,8 @@ pub struct RegistryOptions {
     pub cert_dir: Option<PathBuf>,
     /// registries.conf to use instead of `$CONTAINERS_REGISTRIES_CONF` / the system file.
     pub registries_conf: Option<PathBuf>,
+    /// Drop-in directory instead of `/etc/containers/registries.conf.d`.
+    pub registries_conf_dir: Option<PathBuf>,
 }
 
 impl Default for RegistryOptions {
@@ -43,14 +46,26 @@ impl Default for RegistryOptions {
             creds: None,
             authfile: None,
             retry_times: 3,
-            certs_dirs: vec![
-                PathBuf::from("/etc/containers/certs.d"),
-                PathBuf::from("/etc/docker/certs.d"),
-            ],
+            certs_dirs: default_certs_dirs(),
             cert_dir: None,
             registries_conf: None,
+            registries_conf_dir: None,
         }
     }
+}
+
+/// `certs.d` directories as containers and docker read them: the user's own first when not
+/// root (`~/.config/containers/certs.d`), then the system ones.
+fn default_certs_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if !nix::unistd::geteuid().is_root() {
+        if let Some(home) = std::env::var_os("HOME") {
+            dirs.push(PathBuf::from(home).join(".config/containers/certs.d"));
+        }
+    }
+    dirs.push(PathBuf::from("/etc/containers/certs.d"));
+    dirs.push(PathBuf::from("/etc/docker/certs.d"));
+    dirs
 }
 
 /// Docker's rule: loopback registries are insecure by default (plain HTTP allowed).

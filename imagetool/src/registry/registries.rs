@@ -1,23 +1,34 @@
 //! `registries.conf` (containers-registries.conf(5), version 2) as skopeo and podman read
 //! it: `[[registry]]` entries matched by longest `prefix` (default: `location`; `*.domain`
 //! wildcards), rewriting the reference to `location`, with `insecure`, `blocked` and
-//! `[[registry.mirror]]` endpoints tried before the registry itself when pulling.
+//! `[[registry.mirror]]` endpoints tried before the registry itself when pulling (limited by
+//! `mirror-by-digest-only` and a mirror's `pull-from-mirror`). `unqualified-search-registries`
+//! and `[aliases]` are read here and applied to short names in [`super::search`].
 
 use super::RegistryOptions;
 use crate::reference::ImageRef;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const SYSTEM_CONF: &str = "/etc/containers/registries.conf";
+const SYSTEM_CONF_DIR: &str = "/etc/containers/registries.conf.d";
 
 #[derive(Deserialize, Default, Debug)]
-struct Conf {
+#[serde(rename_all = "kebab-case")]
+pub(crate) struct Conf {
     #[serde(default)]
     registry: Vec<Registry>,
+    /// Registries a short name is tried in, in order (`None`: not set in this file).
+    #[serde(default)]
+    pub unqualified_search_registries: Option<Vec<String>>,
+    /// Short name → fully qualified name (`[aliases]`).
+    #[serde(default)]
+    pub aliases: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, Default, Debug, Clone)]
+#[serde(rename_all = "kebab-case")]
 struct Registry {
     #[serde(default)]
     prefix: Option<String>,
@@ -29,13 +40,37 @@ struct Registry {
     blocked: bool,
     #[serde(default)]
     mirror: Vec<Mirror>,
+    /// Mirrors serve only pulls by digest (a tag on a mirror may be stale).
+    #[serde(default)]
+    mirror_by_digest_only: bool,
 }
 
 #[derive(Deserialize, Default, Debug, Clone)]
+#[serde(rename_all = "kebab-case")]
 struct Mirror {
     location: String,
     #[serde(default)]
     insecure: bool,
+    /// `all` (default), `digest-only` or `tag-only`.
+    #[serde(default)]
+    pull_from_mirror: Option<String>,
+}
+
+impl Mirror {
+    /// Whether this mirror may serve a pull of `r` (by digest or by tag).
+    fn serves(&self, r: &ImageRef, registry_digest_only: bool) -> Result<bool> {
+        let by_digest = r.digest.is_some();
+        Ok(match self.pull_from_mirror.as_deref() {
+            None | Some("") if registry_digest_only => by_digest,
+            None | Some("") | Some("all") => true,
+            Some("digest-only") => by_digest,
+            Some("tag-only") => !by_digest,
+            Some(other) => bail!(
+                "parse registries.conf: mirror {:?}: pull-from-mirror {other:?} is not all, digest-only or tag-only",
+                self.location
+            ),
+        })
+    }
 }
 
 /// One place to reach an image: the reference as that registry names it, and the options.
@@ -57,12 +92,46 @@ fn conf_path(opts: &RegistryOptions) -> Option<PathBuf> {
     Some(PathBuf::from(SYSTEM_CONF)).filter(|p| p.exists())
 }
 
-fn load(opts: &RegistryOptions) -> Result<Conf> {
-    let Some(path) = conf_path(opts) else {
-        return Ok(Conf::default());
-    };
-    let text = std::fs::read_to_string(&path).with_context(|| format!("read {path:?}"))?;
+fn parse_file(path: &Path) -> Result<Conf> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {path:?}"))?;
     toml::from_str(&text).with_context(|| format!("parse {path:?}"))
+}
+
+/// The main file, then the drop-ins of `registries.conf.d/*.conf` in name order
+/// (containers-registries.conf.d(5)): a drop-in's registry replaces one with the same
+/// prefix, its search list replaces the one before, its aliases are added.
+pub(crate) fn load(opts: &RegistryOptions) -> Result<Conf> {
+    let mut conf = match conf_path(opts) {
+        Some(path) => parse_file(&path)?,
+        None => Conf::default(),
+    };
+    let dir = opts
+        .registries_conf_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(SYSTEM_CONF_DIR));
+    let mut drop_ins: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    drop_ins.sort();
+    for p in drop_ins {
+        let d = parse_file(&p)?;
+        for reg in d.registry {
+            let key = reg.prefix.clone().or_else(|| reg.location.clone());
+            conf.registry
+                .retain(|r| r.prefix.clone().or_else(|| r.location.clone()) != key);
+            conf.registry.push(reg);
+        }
+        if d.unqualified_search_registries.is_some() {
+            conf.unqualified_search_registries = d.unqualified_search_registries;
+        }
+        conf.aliases.extend(d.aliases);
+    }
+    Ok(conf)
 }
 
 /// Length of the match of `prefix` against `repo` (`domain/path`), if it matches.
@@ -119,6 +188,9 @@ pub fn pull_endpoints(r: &ImageRef, opts: &RegistryOptions) -> Result<Vec<Endpoi
     }
     let mut out = Vec::new();
     for m in &reg.mirror {
+        if !m.serves(r, reg.mirror_by_digest_only)? {
+            continue;
+        }
         out.push(endpoint(
             rewrite(r, &prefix, &m.location)?,
             opts,
@@ -150,9 +222,30 @@ mod tests {
         std::fs::write(&p, conf).unwrap();
         let o = RegistryOptions {
             registries_conf: Some(p),
+            registries_conf_dir: Some(tmp.path().join("none.d")),
             ..Default::default()
         };
         (tmp, o)
+    }
+
+    #[test]
+    fn drop_ins_replace_registries_and_search_lists() {
+        let (t, mut o) = opts_with(
+            "unqualified-search-registries = [\"a.example\"]\n[[registry]]\nlocation = \"x.example\"\ninsecure = true\n[aliases]\n\"one\" = \"a.example/one\"\n",
+        );
+        let d = t.path().join("conf.d");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("10-b.conf"), "unqualified-search-registries = [\"b.example\"]\n[[registry]]\nlocation = \"x.example\"\nblocked = true\n[aliases]\n\"two\" = \"b.example/two\"\n").unwrap();
+        std::fs::write(d.join("ignored.txt"), "not toml [").unwrap();
+        o.registries_conf_dir = Some(d);
+        let c = load(&o).unwrap();
+        assert_eq!(
+            c.unqualified_search_registries,
+            Some(vec!["b.example".to_string()])
+        );
+        assert_eq!(c.aliases.len(), 2);
+        let e = pull_endpoints(&"x.example/a".parse().unwrap(), &o).unwrap_err();
+        assert!(e.to_string().contains("blocked"), "{e}");
     }
 
     #[test]

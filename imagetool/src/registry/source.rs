@@ -17,6 +17,8 @@ use std::sync::{Arc, OnceLock};
 pub struct RegistrySource {
     endpoints: Vec<Endpoint>,
     chosen: OnceLock<(Arc<Client>, ImageRef)>,
+    /// The top-level manifest once read: a short-name probe and the copy after it share it.
+    top: OnceLock<(Vec<u8>, String)>,
 }
 
 impl RegistrySource {
@@ -25,6 +27,7 @@ impl RegistrySource {
         Ok(RegistrySource {
             endpoints,
             chosen: OnceLock::new(),
+            top: OnceLock::new(),
         })
     }
 
@@ -43,6 +46,9 @@ impl RegistrySource {
 
     /// Try each endpoint for the top-level manifest; the first that answers is kept.
     fn choose(&self) -> Result<(Vec<u8>, String)> {
+        if let Some(top) = self.top.get() {
+            return Ok(top.clone());
+        }
         let mut last = None;
         for ep in &self.endpoints {
             let r = &ep.reference;
@@ -53,7 +59,7 @@ impl RegistrySource {
             match attempt {
                 Ok((client, got)) => {
                     let _ = self.chosen.set((Arc::new(client), r.clone()));
-                    return Ok(got);
+                    return Ok(self.top.get_or_init(|| got).clone());
                 }
                 Err(e) => last = Some(e.context(format!("read manifest {r}"))),
             }
@@ -119,12 +125,17 @@ impl ImageSource for RegistrySource {
     }
 
     fn blob_raw(&self, desc: &Descriptor) -> Result<BlobReader> {
+        self.blob_raw_at(desc, 0)
+    }
+
+    /// `Range: bytes=OFFSET-` from the start when resuming an earlier run's download.
+    fn blob_raw_at(&self, desc: &Descriptor, offset: u64) -> Result<BlobReader> {
         let (client, _) = self.current()?;
         let url = client.repo_url(&format!("blobs/{}", desc.digest))?;
         let mut r = ResumingReader {
             client,
             url,
-            offset: 0,
+            offset,
             inner: None,
             resumes_left: 5,
         };

@@ -137,7 +137,8 @@ impl Staging {
         })
     }
 
-    fn path(&self, d: &Digest) -> PathBuf {
+    /// Where a staged blob lives (writers that fill it themselves then call [`Staging::record`]).
+    pub fn path(&self, d: &Digest) -> PathBuf {
         self.dir
             .path()
             .join(format!("{}-{}", d.algorithm_name(), d.hex()))
@@ -162,7 +163,7 @@ impl Staging {
         Ok(d)
     }
 
-    fn record(&self, d: &Digest) {
+    pub fn record(&self, d: &Digest) {
         let mut staged = self.staged.lock().unwrap_or_else(|e| e.into_inner());
         if !staged.contains(d) {
             staged.push(d.clone());

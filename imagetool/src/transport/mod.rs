@@ -5,12 +5,13 @@
 pub mod archive;
 pub mod dir;
 pub mod docker_archive;
+pub mod ingest;
 pub mod layout;
 pub mod oci;
 pub mod store;
 pub mod tarfile;
 
-use crate::digest::Digest;
+use crate::digest::{Digest, Hasher};
 use crate::manifest::Descriptor;
 use crate::reference::ImageRef;
 use crate::registry::RegistryOptions;
@@ -35,6 +36,20 @@ pub trait ImageSource: Send + Sync {
     fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)>;
     /// The blob's raw stream. Callers go through [`open_blob`], which verifies it.
     fn blob_raw(&self, desc: &Descriptor) -> Result<BlobReader>;
+    /// The blob's raw stream from byte `offset` on (a resumed download). By default the
+    /// first `offset` bytes are read and dropped; registries ask with `Range`.
+    fn blob_raw_at(&self, desc: &Descriptor, offset: u64) -> Result<BlobReader> {
+        let mut r = self.blob_raw(desc)?;
+        let skipped = std::io::copy(&mut (&mut r).take(offset), &mut std::io::sink())
+            .with_context(|| format!("read blob {}", desc.digest))?;
+        if skipped != offset {
+            bail!(
+                "read blob {}: ended at byte {skipped} before resume offset {offset}",
+                desc.digest
+            );
+        }
+        Ok(r)
+    }
     /// Registry repository the blobs come from, when a registry may mount them.
     fn origin(&self) -> Option<BlobOrigin> {
         None
@@ -51,6 +66,18 @@ pub trait ImageDestination: Send + Sync {
     }
     /// Store a blob, reading `reader` to EOF; a read error (digest mismatch) fails the put.
     fn put_blob(&self, desc: &Descriptor, reader: &mut dyn Read) -> Result<()>;
+    /// How much of this blob an interrupted earlier run already stored, with the hash of
+    /// those bytes; the copy then streams only the rest into [`Self::put_blob_at`].
+    fn resume_point(&self, _desc: &Descriptor) -> Result<Option<(u64, Hasher)>> {
+        Ok(None)
+    }
+    /// Store the rest of a blob from `offset`, as offered by [`Self::resume_point`].
+    fn put_blob_at(&self, desc: &Descriptor, offset: u64, _reader: &mut dyn Read) -> Result<()> {
+        bail!(
+            "store blob {} from byte {offset}: destination cannot resume",
+            desc.digest
+        )
+    }
     /// Store a manifest: an index child (`instance`) or the top-level manifest.
     fn put_manifest(&self, bytes: &[u8], media_type: &str, instance: bool) -> Result<()>;
     /// Whether index manifests (`--all`) can be stored.

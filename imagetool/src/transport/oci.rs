@@ -1,9 +1,10 @@
 //! `oci:DIR[:REF]`: an OCI image layout directory, images named by the
 //! `org.opencontainers.image.ref.name` annotation in index.json, as skopeo reads and writes it.
 
+use super::ingest::{Ingests, MIN_RESUMABLE};
 use super::layout::{self, Layout, Staging};
 use super::{BlobReader, ImageDestination, ImageSource};
-use crate::digest::Digest;
+use crate::digest::{Digest, Hasher};
 use crate::manifest::{self, Descriptor};
 use anyhow::{Context, Result};
 use std::io::Read;
@@ -52,6 +53,8 @@ impl ImageSource for OciSource {
 pub struct LayoutWriter {
     layout: Layout,
     staging: Staging,
+    /// Resumable writes of large blobs (the local store only).
+    ingests: Option<Ingests>,
     name: Option<String>,
     lock: Option<PathBuf>,
     top: Mutex<Option<Descriptor>>,
@@ -68,14 +71,36 @@ impl LayoutWriter {
         Ok(LayoutWriter {
             layout,
             staging,
+            ingests: None,
             name: name.map(str::to_string),
             lock,
             top: Mutex::new(None),
         })
     }
 
+    /// Write large blobs through `ingests`, so an interrupted copy resumes where it stopped.
+    pub fn with_ingests(mut self, ingests: Ingests) -> LayoutWriter {
+        self.ingests = Some(ingests);
+        self
+    }
+
     pub fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    /// Write through the ingests when they take this blob; `false` when the caller must.
+    fn put_ingest(&self, desc: &Descriptor, offset: u64, reader: &mut dyn Read) -> Result<bool> {
+        let Some(ing) = &self.ingests else {
+            return Ok(false);
+        };
+        if desc.size < MIN_RESUMABLE && offset == 0 {
+            return Ok(false);
+        }
+        if !ing.write(desc, offset, reader, &self.staging.path(&desc.digest))? {
+            return Ok(false);
+        }
+        self.staging.record(&desc.digest);
+        Ok(true)
     }
 
     /// The top-level descriptor written by the last `put_manifest`.
@@ -90,7 +115,27 @@ impl ImageDestination for LayoutWriter {
     }
 
     fn put_blob(&self, desc: &Descriptor, reader: &mut dyn Read) -> Result<()> {
+        if self.put_ingest(desc, 0, reader)? {
+            return Ok(());
+        }
         self.staging.put(desc, reader)
+    }
+
+    fn resume_point(&self, desc: &Descriptor) -> Result<Option<(u64, Hasher)>> {
+        match &self.ingests {
+            Some(ing) => ing.resume_point(desc),
+            None => Ok(None),
+        }
+    }
+
+    fn put_blob_at(&self, desc: &Descriptor, offset: u64, reader: &mut dyn Read) -> Result<()> {
+        if self.put_ingest(desc, offset, reader)? {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "store blob {} from byte {offset}: nothing to resume",
+            desc.digest
+        )
     }
 
     fn put_manifest(&self, bytes: &[u8], media_type: &str, instance: bool) -> Result<()> {
@@ -125,6 +170,10 @@ impl OciDestination {
     #[allow(clippy::new_ret_no_self)]
     pub fn create(dir: &Path, name: Option<&str>) -> Result<LayoutWriter> {
         let layout = Layout::create(dir)?;
+        // Staging of a killed earlier copy into this layout (only our own prefix: the
+        // directory may hold the user's files too).
+        crate::fsutil::remove_debris(dir, ".skiff-stage-");
+        crate::fsutil::remove_debris(dir, ".tmp-");
         LayoutWriter::new(layout, dir, name, None)
     }
 }

@@ -1,7 +1,8 @@
 //! The local store at `--root` (default `/var/lib/skiff`, `$SKIFF_ROOT`): `oci/` is a plain
 //! OCI image layout whose index.json names images by their full normalised reference
 //! (`org.opencontainers.image.ref.name` = `docker.io/library/busybox:latest`), `tmp/` holds
-//! in-flight writes, `lock` serialises index.json updates. `layers/` belongs to unpack.
+//! in-flight writes (`tmp/ingest/` the resumable prefixes of large blobs), `lock`
+//! serialises index.json updates. `layers/` belongs to unpack.
 
 use super::layout::{self, Layout};
 use super::oci::{LayoutWriter, OciSource};
@@ -50,7 +51,9 @@ impl Store {
         let layout = Layout::create(&root.join("oci"))?;
         let tmp = root.join("tmp");
         fs::create_dir_all(&tmp).with_context(|| format!("create directory {tmp:?}"))?;
-        remove_debris(&tmp);
+        fsutil::remove_debris(&tmp, "");
+        // index.json is replaced through a temp file beside it.
+        fsutil::remove_debris(layout.dir(), ".tmp-");
         Ok(Store {
             root: root.to_path_buf(),
             layout,
@@ -70,14 +73,27 @@ impl Store {
     }
 
     /// The index entry for `name`: a reference (normalised) or an image digest / ID prefix.
+    /// A short name that `pull` resolved through registries.conf is stored under the
+    /// registry that served it, so the same short name finds it here too.
     pub fn find(&self, name: &str) -> Result<Descriptor> {
         let key = store_key(name)?;
-        self.layout.find(Some(&key)).map_err(|_| {
-            anyhow!(
-                "find image {name:?} in store {:?}: no such image",
-                self.root
-            )
-        })
+        if let Ok(d) = self.layout.find(Some(&key)) {
+            return Ok(d);
+        }
+        if key != name && crate::reference::is_short_name(name) {
+            let opts = crate::registry::RegistryOptions::default();
+            let candidates =
+                crate::registry::search::pull_candidates(name, &opts).unwrap_or_default();
+            for c in candidates {
+                if let Ok(d) = self.layout.find(Some(&c.to_string())) {
+                    return Ok(d);
+                }
+            }
+        }
+        Err(anyhow!(
+            "find image {name:?} in store {:?}: no such image",
+            self.root
+        ))
     }
 
     pub fn source(&self, name: &str) -> Result<OciSource> {
@@ -85,12 +101,14 @@ impl Store {
     }
 
     pub fn destination(&self, name: &ImageRef) -> Result<LayoutWriter> {
-        LayoutWriter::new(
+        let ingests = super::ingest::Ingests::open(&self.root.join("tmp/ingest"))?;
+        Ok(LayoutWriter::new(
             self.layout.clone(),
             &self.root.join("tmp"),
             Some(&name.to_string()),
             Some(self.lock_path()),
-        )
+        )?
+        .with_ingests(ingests))
     }
 
     pub fn images(&self) -> Result<Vec<StoreImage>> {
@@ -124,10 +142,13 @@ impl Store {
         let _g = lock::lock_exclusive(&self.lock_path())?;
         let desc = self.find(name)?;
         let mut index = self.layout.read_index()?;
-        let key = store_key(name)?;
+        // By image ID every name of it goes; by name (also a short name resolved through
+        // registries.conf) only that name.
+        let hex = name.strip_prefix("sha256:").unwrap_or(name);
+        let by_id = store_key(name)? == name && hex.bytes().all(|b| b.is_ascii_hexdigit());
         let before = index.manifests.len();
         match desc.ref_name() {
-            Some(n) if n == key => index.manifests.retain(|d| d.ref_name() != Some(n)),
+            Some(n) if !by_id => index.manifests.retain(|d| d.ref_name() != Some(n)),
             _ => index.manifests.retain(|d| d.digest != desc.digest),
         }
         if index.manifests.len() == before {
@@ -185,29 +206,6 @@ pub fn store_key(name: &str) -> Result<String, crate::reference::ReferenceError>
         return Ok(name.to_string());
     }
     name.parse::<ImageRef>().map(|r| r.to_string())
-}
-
-/// Remove `tmp/` entries whose writer process is gone (names end in `<pid>-<n>`).
-fn remove_debris(tmp: &Path) {
-    let Ok(entries) = fs::read_dir(tmp) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        let mut parts = name.rsplitn(3, '-');
-        let (_, pid) = (parts.next(), parts.next());
-        let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let p = e.path();
-            let _ = if p.is_dir() {
-                fs::remove_dir_all(&p)
-            } else {
-                fs::remove_file(&p)
-            };
-        }
-    }
 }
 
 /// An image in the store resolved to one platform manifest, for `unpack`.
