@@ -12,10 +12,10 @@ TEST_PKGS := runc crun busybox-static bats hyperfine iproute2 uidmap time util-l
 	docker-registry apache2-utils openssl skopeo umoci containerd
 DEMO_PKGS := busybox-static
 
-.PHONY: all build demo demo-run test deps-test check bench bench-run fuzz clean
-
 # skiff-image interop tests: `podman load` and a private dockerd's `docker load`.
 TEST_PKGS += podman docker.io
+
+.PHONY: all build demo demo-run test deps-test check bench bench-run fuzz clean
 
 all: build
 
@@ -23,13 +23,20 @@ build:
 	$(CARGO) build --release --workspace
 
 # Install the packages in $(1) that are missing, when root; apt-get update only
-# if a plain install fails (fresh machine, stale lists).
+# if a plain install fails (fresh machine, stale lists). A policy-rc.d that
+# refuses service starts is in place during the install, so packages such as
+# docker.io and containerd never start the host's daemons (tests start their
+# own, on private sockets and state dirs).
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get install -y -qq $$missing >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $$missing; }; \
+	    policy=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy=1; fi; \
+	    opts="-y -qq --no-install-recommends"; \
+	    apt-get install $$opts $$missing >/dev/null 2>&1 || { apt-get update -qq && apt-get install $$opts $$missing; }; \
+	    rc=$$?; [ -z "$$policy" ] || rm -f /usr/sbin/policy-rc.d; [ $$rc = 0 ] || exit $$rc; \
 	  else echo "warning: missing packages:$$missing (install them, or run as root)" >&2; fi; \
 	fi
 endef

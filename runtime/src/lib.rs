@@ -10,6 +10,8 @@ pub mod cgroups;
 pub mod container;
 pub mod default_spec;
 pub mod features;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hooks;
 pub mod identity;
 pub mod logging;

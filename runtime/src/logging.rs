@@ -118,6 +118,20 @@ fn format_line(format: LogFormat, level: &str, msg: &str, unix_secs: u64) -> Str
     out
 }
 
+/// Control characters of user input (a `\n` inside a JSON string, say) as
+/// escapes, so that an error that quotes the input stays one line.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Go's encoding/json string escaping (HTML-safe, as logrus leaves it on).
 fn push_json_escaped(out: &mut String, s: &str) {
     for c in s.chars() {

@@ -117,7 +117,7 @@ pub fn main() -> i32 {
     match dispatch(&cli) {
         Ok(code) => code,
         Err(err) => {
-            let text = format!("{err:#}");
+            let text = logging::escape_controls(&format!("{err:#}"));
             logging::log_error(&text);
             if cli.log.is_some() {
                 eprintln!("skiff: {text}");

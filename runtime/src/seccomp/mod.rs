@@ -176,6 +176,10 @@ pub fn parse_profile(json: &str) -> anyhow::Result<LinuxSeccomp> {
     let de = &mut serde_json::Deserializer::from_str(json);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
-        anyhow::anyhow!("parse seccomp profile: {path}: {}", err.into_inner())
+        let message = crate::logging::escape_controls(&err.into_inner().to_string());
+        anyhow::anyhow!(
+            "parse seccomp profile: {}: {message}",
+            crate::logging::escape_controls(&path)
+        )
     })
 }

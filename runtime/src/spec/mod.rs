@@ -4,8 +4,6 @@
 
 mod validate;
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 pub use oci_spec::runtime::Spec;
@@ -31,9 +29,10 @@ pub enum SpecError {
 
 impl SpecError {
     pub(crate) fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        // Problems quote the config's values, which may hold control characters.
         SpecError::Invalid {
-            field: field.into(),
-            problem: problem.into(),
+            field: crate::logging::escape_controls(&field.into()),
+            problem: crate::logging::escape_controls(&problem.into()),
         }
     }
 }
@@ -43,24 +42,29 @@ impl SpecError {
 /// reports only as a line and column.
 pub fn load_spec(bundle: &Path) -> Result<Spec, SpecError> {
     let path = bundle.join("config.json");
-    let file = File::open(&path).map_err(|source| SpecError::Open {
+    let bytes = std::fs::read(&path).map_err(|source| SpecError::Open {
         path: path.clone(),
         source,
     })?;
-    let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
+    parse_spec(&bytes, &path)
+}
+
+/// Parses config.json's bytes; `path` only names the file in errors.
+pub fn parse_spec(bytes: &[u8], path: &Path) -> Result<Spec, SpecError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
     let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let field = match err.path().to_string() {
             p if p == "." => "(document)".to_string(),
             p => p,
         };
         SpecError::Parse {
-            path: path.clone(),
-            field,
-            message: err.into_inner().to_string(),
+            path: path.to_path_buf(),
+            field: crate::logging::escape_controls(&field),
+            message: crate::logging::escape_controls(&err.into_inner().to_string()),
         }
     })?;
     de.end().map_err(|err| SpecError::Parse {
-        path: path.clone(),
+        path: path.to_path_buf(),
         field: "(document)".into(),
         message: err.to_string(),
     })?;
