@@ -170,7 +170,7 @@ if huge_mb:
 PY
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-start_registry() { # name -> prints host:port
+start_registry() { # name var: starts a registry, sets var to host:port
     local name=$1 port
     port=$(free_port)
     cat >"$WORK/$name.yml" <<EOF
@@ -187,10 +187,11 @@ EOF
         curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
         sleep 0.1
     done
-    echo "127.0.0.1:$port"
+    printf -v "$2" '127.0.0.1:%s' "$port"
 }
-A=$(start_registry reg-a)
-B=$(start_registry reg-b)
+# Not in $(...): the registry's pid must reach PIDS in this shell for cleanup.
+start_registry reg-a A
+start_registry reg-b B
 B_REPOS=$WORK/reg-b/docker/registry/v2/repositories
 SK=(skopeo --insecure-policy)
 SKC=(--src-tls-verify=false --dest-tls-verify=false)
