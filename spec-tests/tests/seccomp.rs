@@ -64,3 +64,29 @@ fn no_profile_no_filter() {
     let rt = Runtime::new();
     assert_eq!(status_field(&rt.run_ok(&b), "Seccomp"), Some("0"));
 }
+
+/// docker's and podman's defaults: a profile, noNewPrivileges false and no
+/// CAP_SYS_ADMIN. Loading a filter then needs the runtime to do it before it
+/// drops the capabilities (runc does); for a non-root user too.
+#[test]
+fn filter_loads_without_no_new_privileges() {
+    for user in [
+        json!({"uid": 0, "gid": 0}),
+        json!({"uid": 1000, "gid": 1000}),
+    ] {
+        let mut b = Bundle::sh(
+            "mkdir /tmp/d 2>&1 || true; grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status",
+        );
+        b.set("/process/noNewPrivileges", json!(false))
+            .set("/process/user", user.clone())
+            .set(
+                "/linux/seccomp",
+                profile(json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}])),
+            );
+        let rt = Runtime::new();
+        let out = rt.run_ok(&b);
+        assert!(out.contains("Operation not permitted"), "{user}: {out}");
+        assert_eq!(status_field(&out, "Seccomp"), Some("2"), "{user}: {out}");
+        assert_eq!(status_field(&out, "NoNewPrivs"), Some("0"), "{user}: {out}");
+    }
+}

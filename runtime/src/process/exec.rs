@@ -19,7 +19,7 @@ use super::sync::{sync_pair, Message, SyncSocket};
 use crate::cgroups::Cgroup;
 use crate::seccomp::SeccompFilter;
 use crate::sys::fork::{clear_cloexec, cloexec_from, fork_process, Forked};
-use crate::{capabilities, identity, proc_attrs, rlimits, tty};
+use crate::{rlimits, tty};
 
 pub struct ExecSpawn<'a> {
     pub init_pid: i32,
@@ -191,16 +191,7 @@ fn exec_in_container(req: &ExecSpawn<'_>) -> Result<std::convert::Infallible> {
         clear_cloexec(fd).with_context(|| format!("keep preserved fd {fd}"))?;
     }
     cloexec_from(3 + req.preserve_fds).context("mark fds close-on-exec")?;
-    let caps = process.capabilities().as_ref();
-    capabilities::drop_bounding_set(caps)?;
-    identity::set_identity(process.user())?;
-    capabilities::apply_capabilities(caps)?;
-    if process.no_new_privileges() == Some(true) {
-        proc_attrs::set_no_new_privs()?;
-    }
-    if let Some(filter) = req.seccomp {
-        filter.install()?;
-    }
+    super::privileges::drop_privileges(process, req.seccomp)?;
     let args: Vec<CString> = process
         .args()
         .iter()

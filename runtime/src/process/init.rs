@@ -16,7 +16,7 @@ use super::spawn::InitOptions;
 use super::sync::{Message, SyncSocket};
 use crate::rootfs::{enter_rootfs, finalize_rootfs, prepare_rootfs, RootfsOptions};
 use crate::sys::fork::{clear_cloexec, cloexec_from};
-use crate::{capabilities, hooks, identity, proc_attrs, rlimits, tty};
+use crate::{hooks, proc_attrs, rlimits, tty};
 
 /// What the init works from: the options `create` made, and its end of the
 /// sync channel.
@@ -117,7 +117,7 @@ fn prepare_container(ctx: &InitContext<'_>) -> Result<(UnixStream, ReadyToExec)>
 }
 
 /// The part after `start`: hooks in the container, then everything that
-/// takes privileges away, seccomp last, then exec.
+/// takes privileges away with seccomp (privileges.rs), then exec.
 fn exec_process(ctx: &InitContext<'_>, ready: &ReadyToExec) -> Result<std::convert::Infallible> {
     let spec = ctx.opts.spec;
     let process = spec
@@ -128,16 +128,7 @@ fn exec_process(ctx: &InitContext<'_>, ready: &ReadyToExec) -> Result<std::conve
         let list = hooks.start_container().as_deref().unwrap_or(&[]);
         hooks::run_hooks("startContainer", list, ready.created_state.as_bytes())?;
     }
-    let caps = process.capabilities().as_ref();
-    capabilities::drop_bounding_set(caps)?;
-    identity::set_identity(process.user())?;
-    capabilities::apply_capabilities(caps)?;
-    if process.no_new_privileges() == Some(true) {
-        proc_attrs::set_no_new_privs()?;
-    }
-    if let Some(filter) = ctx.opts.seccomp {
-        filter.install()?;
-    }
+    super::privileges::drop_privileges(process, ctx.opts.seccomp)?;
     exec_user_process(process, &ready.exec_path, &ready.env)
 }
 

@@ -21,6 +21,7 @@
 pub mod exec;
 mod init;
 pub mod namespaces;
+mod privileges;
 mod spawn;
 pub mod sync;
 
