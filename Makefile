@@ -1,5 +1,5 @@
 # skiff: build, try, test, check, benchmark.
-#   make demo   build skiff and run a busybox container with it
+#   make demo   build, make a busybox image, unpack it into a bundle, run it with skiff
 #   make test   unit tests + the black-box spec-tests (installs missing apt packages as root)
 #   make check  rustfmt and clippy, warnings are errors
 #   make bench  skiff beside runc and crun, skiff-image beside skopeo and umoci (bench/)
@@ -43,17 +43,25 @@ endef
 
 demo: build demo-run
 
-# A rootfs made of /bin/busybox in a temp dir, `skiff spec`, args patched, `skiff run`.
+# An image made from the host's busybox-static (no network): a rootfs tar,
+# `skiff-image import` into a private store, `skiff-image unpack` into an
+# overlay bundle, `skiff run`, then the bundle and store are removed.
+SKIFF_IMAGE ?= $(CURDIR)/target/release/skiff-image
 demo-run:
 	$(call apt_install,$(DEMO_PKGS))
 	@set -eu; d=$$(mktemp -d /tmp/skiff-demo.XXXXXX); \
-	trap '$(SKIFF) --root "$$d/state" delete --force skiff-demo >/dev/null 2>&1 || true; rm -rf "$$d"' EXIT; \
+	trap '$(SKIFF) --root "$$d/state" delete --force skiff-demo >/dev/null 2>&1 || true; \
+	  $(SKIFF_IMAGE) --root "$$d/store" rm-bundle "$$d/bundle" >/dev/null 2>&1 || true; rm -rf "$$d"' EXIT; \
 	mkdir -p "$$d/rootfs/bin"; cp /bin/busybox "$$d/rootfs/bin/busybox"; \
 	for a in $$(/bin/busybox --list); do [ "$$a" = busybox ] || ln -s busybox "$$d/rootfs/bin/$$a"; done; \
-	cd "$$d"; $(SKIFF) spec; \
-	python3 -c 'import json; c = json.load(open("config.json")); c["process"]["terminal"] = False; c["process"]["args"] = ["sh", "-c", "echo hello from a skiff container; echo pid $$$$ on host $$(hostname) as $$(id -u):$$(id -g); ls /"]; json.dump(c, open("config.json", "w"), indent=2)'; \
-	echo "+ skiff run --bundle $$d skiff-demo"; \
-	$(SKIFF) --root "$$d/state" run --bundle "$$d" skiff-demo; \
+	tar -C "$$d/rootfs" -cf "$$d/rootfs.tar" .; \
+	echo "+ skiff-image import rootfs.tar skiff-demo/busybox:latest"; \
+	$(SKIFF_IMAGE) --root "$$d/store" import "$$d/rootfs.tar" skiff-demo/busybox:latest; \
+	echo "+ skiff-image unpack skiff-demo/busybox $$d/bundle sh -c ..."; \
+	$(SKIFF_IMAGE) --root "$$d/store" unpack --hostname skiff-demo skiff-demo/busybox "$$d/bundle" \
+	  sh -c 'echo hello from a skiff container; echo pid $$$$ on host $$(hostname) as $$(id -u):$$(id -g); ls /'; \
+	echo "+ skiff run --bundle $$d/bundle skiff-demo"; \
+	$(SKIFF) --root "$$d/state" run --bundle "$$d/bundle" skiff-demo; \
 	echo "+ exit status $$?"
 
 deps-test:

@@ -9,6 +9,7 @@ macro_rules! out {
     }};
 }
 
+mod bundle_ops;
 mod catalog;
 mod copy;
 mod delete;
@@ -25,6 +26,7 @@ mod rmi;
 mod save;
 mod sync;
 mod tag;
+mod unpack;
 
 use anyhow::{anyhow, Result};
 use clap::{Args, Parser, Subcommand};
@@ -78,6 +80,14 @@ pub enum Command {
     Delete(delete::Opts),
     /// Copy repositories between registries or to directories.
     Sync(sync::Opts),
+    /// Make a runnable OCI bundle of a stored image (overlay over the layer store).
+    Unpack(unpack::Opts),
+    /// Mount a bundle's overlay rootfs again.
+    Mount(bundle_ops::Opts),
+    /// Unmount a bundle's overlay rootfs.
+    Umount(bundle_ops::Opts),
+    /// Unmount and remove a bundle made by unpack.
+    RmBundle(bundle_ops::Opts),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -102,6 +112,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Catalog(o) => catalog::run(o),
         Command::Delete(o) => delete::run(o),
         Command::Sync(o) => sync::run(o),
+        Command::Unpack(o) => unpack::run(&root, o),
+        Command::Mount(o) => bundle_ops::run_mount(o),
+        Command::Umount(o) => bundle_ops::run_umount(o),
+        Command::RmBundle(o) => bundle_ops::run_remove(o),
     }
 }
 
