@@ -1,0 +1,289 @@
+//! `skiff-image unpack` end to end: an image from the host's busybox, unpacked with
+//! docker run's flags, run by the real `skiff` runtime, every option observed from
+//! inside the container; then `rm-bundle` leaves no mount and no directory.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The runtime binary: $SKIFF_RUNTIME (make test sets it), else the workspace's build.
+fn skiff_runtime() -> PathBuf {
+    if let Some(p) = std::env::var_os("SKIFF_RUNTIME") {
+        return PathBuf::from(p);
+    }
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    ["release", "debug"]
+        .iter()
+        .map(|p| target.join(p).join("skiff"))
+        .find(|p| p.exists())
+        .expect("build the runtime first (cargo build -p skiff-runtime) or set SKIFF_RUNTIME")
+}
+
+/// `skiff run` of a bundle under a private state root; returns (exit code, stdout, stderr).
+fn run_bundle(state: &Path, bundle: &Path, id: &str) -> (i32, String, String) {
+    let out = Command::new(skiff_runtime())
+        .arg("--root")
+        .arg(state)
+        .args(["run", "--bundle"])
+        .arg(bundle)
+        .arg(id)
+        .output()
+        .expect("run skiff");
+    let _ = Command::new(skiff_runtime())
+        .arg("--root")
+        .arg(state)
+        .args(["delete", "-f", id])
+        .output();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn mounts_under(dir: &Path) -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let needle = dir.to_string_lossy().into_owned();
+    info.lines()
+        .filter(|l| l.contains(&needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A header owned by root, mtime 0, for `kind` with `mode`.
+fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(mode);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h
+}
+
+/// busybox with the applets the tests use, an `app` user (1000:1000) and a /data dir.
+fn import_test_image(root: &Path, dir: &Path, name: &str) {
+    let tar_path = dir.join("image-rootfs.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+    b.append_path_with_name("/bin/busybox", "bin/busybox")
+        .unwrap();
+    for applet in [
+        "sh", "id", "pwd", "hostname", "grep", "cat", "echo", "readlink", "ls",
+    ] {
+        let mut h = header(tar::EntryType::Symlink, 0, 0o777);
+        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
+            .unwrap();
+    }
+    for (path, text) in [
+        (
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
+        ),
+        ("etc/group", "root:x:0:\napp:x:1000:\n"),
+    ] {
+        let mut h = header(tar::EntryType::Regular, text.len() as u64, 0o644);
+        b.append_data(&mut h, path, text.as_bytes()).unwrap();
+    }
+    let mut h = header(tar::EntryType::Directory, 0, 0o777);
+    b.append_data(&mut h, "data", std::io::empty()).unwrap();
+    b.into_inner().unwrap();
+    ok(
+        root,
+        &[
+            "import",
+            tar_path.to_str().unwrap(),
+            name,
+            "--change",
+            "ENV IMG=from-image",
+            "--change",
+            "WORKDIR /data",
+            "--change",
+            r#"ENTRYPOINT ["/bin/sh", "-c"]"#,
+            "--change",
+            r#"CMD ["echo cmd=default cwd=$(pwd) img=$IMG"]"#,
+        ],
+    );
+}
+
+#[test]
+fn image_config_becomes_the_process() {
+    let tmp = Tmp::new("bundle-config");
+    let root = tmp.join("store");
+    import_test_image(&root, tmp.path(), "test/bb:1");
+    let bundle = tmp.join("bundle");
+    ok(&root, &["unpack", "test/bb:1", bundle.to_str().unwrap()]);
+    assert!(
+        !mounts_under(&bundle.join("rootfs")).is_empty(),
+        "rootfs is a mount"
+    );
+    let (code, out, err) = run_bundle(&tmp.join("state"), &bundle, &unique_id("cfg"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "cmd=default cwd=/data img=from-image");
+    ok(&root, &["rm-bundle", bundle.to_str().unwrap()]);
+    assert!(mounts_under(&bundle).is_empty(), "rm-bundle left a mount");
+    assert!(!bundle.exists(), "rm-bundle left the directory");
+}
+
+#[test]
+fn docker_run_options_are_observed_inside() {
+    let tmp = Tmp::new("bundle-opts");
+    let root = tmp.join("store");
+    import_test_image(&root, tmp.path(), "test/bb:1");
+    let (rw, ro) = (tmp.join("rw"), tmp.join("ro"));
+    std::fs::create_dir_all(&rw).unwrap();
+    std::fs::create_dir_all(&ro).unwrap();
+    std::fs::write(ro.join("f"), "host").unwrap();
+    // The app user must be able to write the rw volume.
+    std::os::unix::fs::chown(&rw, Some(1000), Some(1000)).unwrap();
+    let env_file = tmp.join("env");
+    std::fs::write(&env_file, "# comment\nFROM_FILE=yes\n").unwrap();
+    let bundle = tmp.join("bundle");
+    let script = "echo env=$FOO,$FROM_FILE,$IMG; echo user=$(id -u):$(id -g); echo cwd=$(pwd); \
+        echo host=$(hostname); grep -q 'db' /etc/hosts && echo hosts-ok; \
+        grep -q 'nameserver 10.0.0.53' /etc/resolv.conf && echo dns-ok; \
+        grep -q 'search example.test' /etc/resolv.conf && echo search-ok; \
+        echo hi > /mnt/rw/out && echo rw-ok; (echo x > /mnt/ro/f) 2>/dev/null || echo ro-ok; \
+        (echo x > /rootfile) 2>/dev/null || echo readonly-ok; \
+        echo x > /scratch/f && grep -q ' /scratch tmpfs' /proc/mounts && echo tmpfs-ok";
+    ok(
+        &root,
+        &[
+            "unpack",
+            "-e",
+            "FOO=bar",
+            "--env-file",
+            env_file.to_str().unwrap(),
+            "-v",
+            &format!("{}:/mnt/rw", rw.display()),
+            "-v",
+            &format!("{}:/mnt/ro:ro", ro.display()),
+            "--tmpfs",
+            "/scratch:size=1m",
+            "--hostname",
+            "box1",
+            "--add-host",
+            "db:10.0.0.5",
+            "--dns",
+            "10.0.0.53",
+            "--dns-search",
+            "example.test",
+            "-u",
+            "app",
+            "-w",
+            "/tmp",
+            "--read-only",
+            "--memory",
+            "64m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "50",
+            "test/bb:1",
+            bundle.to_str().unwrap(),
+            script,
+        ],
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
+    let res = &config["linux"]["resources"];
+    assert_eq!(res["memory"]["limit"], 64 << 20, "{res}");
+    assert_eq!(res["pids"]["limit"], 50, "{res}");
+    assert_eq!(res["cpu"]["quota"].as_i64(), Some(50_000), "{res}");
+    let (code, out, err) = run_bundle(&tmp.join("state"), &bundle, &unique_id("opts"));
+    assert_eq!(code, 0, "{err}\n{out}");
+    for want in [
+        "env=bar,yes,from-image",
+        "user=1000:1000",
+        "cwd=/tmp",
+        "host=box1",
+        "hosts-ok",
+        "dns-ok",
+        "search-ok",
+        "rw-ok",
+        "ro-ok",
+        "readonly-ok",
+        "tmpfs-ok",
+    ] {
+        assert!(
+            out.lines().any(|l| l == want),
+            "missing {want:?} in:\n{out}\n{err}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(rw.join("out")).unwrap(), "hi\n");
+    assert_eq!(std::fs::read_to_string(ro.join("f")).unwrap(), "host");
+    ok(&root, &["rm-bundle", bundle.to_str().unwrap()]);
+    assert!(mounts_under(&bundle).is_empty());
+}
+
+#[test]
+fn capabilities_network_and_copy_mode() {
+    let tmp = Tmp::new("bundle-caps");
+    let root = tmp.join("store");
+    import_test_image(&root, tmp.path(), "test/bb:1");
+    let bundle = tmp.join("bundle");
+    ok(
+        &root,
+        &[
+            "unpack",
+            "--copy",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-drop",
+            "KILL",
+            "--net",
+            "host",
+            "--entrypoint",
+            "/bin/sh",
+            "test/bb:1",
+            bundle.to_str().unwrap(),
+            "-c",
+            "grep ^CapEff: /proc/self/status; readlink /proc/self/ns/net",
+        ],
+    );
+    assert!(mounts_under(&bundle).is_empty(), "--copy mounts nothing");
+    let (code, out, err) = run_bundle(&tmp.join("state"), &bundle, &unique_id("caps"));
+    assert_eq!(code, 0, "{err}");
+    let capeff = out
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap_or_else(|| panic!("no CapEff in {out}"));
+    assert_ne!(capeff & (1 << 12), 0, "CAP_NET_ADMIN added: {capeff:x}");
+    assert_eq!(capeff & (1 << 5), 0, "CAP_KILL dropped: {capeff:x}");
+    let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
+    assert!(
+        out.contains(host_net.to_str().unwrap()),
+        "--net host: {out}"
+    );
+    ok(&root, &["rm-bundle", bundle.to_str().unwrap()]);
+    assert!(!bundle.exists());
+}
+
+#[test]
+fn bad_input_is_one_line_and_leaves_nothing() {
+    let tmp = Tmp::new("bundle-bad");
+    let root = tmp.join("store");
+    import_test_image(&root, tmp.path(), "test/bb:1");
+    let bundle = tmp.join("bundle");
+    let b = bundle.to_str().unwrap();
+    let err = fails(&root, &["unpack", "no/such:image", b]);
+    assert!(err.contains("no/such"), "{err}");
+    assert!(!bundle.exists(), "an unknown image made the bundle dir");
+    let err = fails(&root, &["unpack", "-v", "relative:/x", "test/bb:1", b]);
+    assert!(err.contains("relative"), "{err}");
+    assert!(mounts_under(&bundle).is_empty() && !bundle.join("config.json").exists());
+    let err = fails(&root, &["unpack", "--memory", "lots", "test/bb:1", b]);
+    assert!(err.contains("--memory"), "{err}");
+    ok(&root, &["unpack", "test/bb:1", b]);
+    let err = fails(&root, &["unpack", "test/bb:1", b]);
+    assert!(err.contains("already"), "{err}");
+    ok(&root, &["rm-bundle", b]);
+    assert!(mounts_under(&bundle).is_empty() && !bundle.exists());
+}
+
+fn unique_id(tag: &str) -> String {
+    format!("skiff-image-test-{tag}-{}", std::process::id())
+}
