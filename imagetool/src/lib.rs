@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod copy;
 pub mod digest;
 pub mod fsutil;
+pub mod gc;
 pub mod import;
 pub mod inspect;
 pub mod lock;

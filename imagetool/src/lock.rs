@@ -22,3 +22,17 @@ pub fn lock_exclusive(path: &Path) -> Result<LockGuard> {
         .with_context(|| format!("lock {path:?}"))?;
     Ok(LockGuard { _flock: flock })
 }
+
+/// A shared lock: many holders at once, none while someone holds it exclusively.
+pub fn lock_shared(path: &Path) -> Result<LockGuard> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("open lock file {path:?}"))?;
+    let flock = Flock::lock(file, FlockArg::LockShared)
+        .map_err(|(_, errno)| errno)
+        .with_context(|| format!("lock {path:?}"))?;
+    Ok(LockGuard { _flock: flock })
+}

@@ -287,3 +287,48 @@ fn bad_input_is_one_line_and_leaves_nothing() {
 fn unique_id(tag: &str) -> String {
     format!("skiff-image-test-{tag}-{}", std::process::id())
 }
+
+fn layer_dirs(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join("layers"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn gc_keeps_what_images_and_live_bundles_use() {
+    let tmp = Tmp::new("bundle-gc");
+    let root = tmp.join("store");
+    import_test_image(&root, tmp.path(), "test/bb:1");
+    let bundle = tmp.join("bundle");
+    ok(&root, &["unpack", "test/bb:1", bundle.to_str().unwrap()]);
+    let layers = layer_dirs(&root);
+    assert_eq!(layers.len(), 1, "{layers:?}");
+
+    // Image and bundle both use the layer.
+    ok(&root, &["gc"]);
+    assert_eq!(layer_dirs(&root), layers);
+    // The image is gone, the bundle still runs on the layer: kept.
+    ok(&root, &["rmi", "test/bb:1"]);
+    ok(&root, &["gc"]);
+    assert_eq!(
+        layer_dirs(&root),
+        layers,
+        "gc removed a live bundle's layer"
+    );
+    let (code, _, err) = run_bundle(&tmp.join("state"), &bundle, &unique_id("gc"));
+    assert_eq!(code, 0, "{err}");
+    // The bundle directory vanished without rm-bundle (unmounted first): its record is
+    // stale and the layer is free.
+    ok(&root, &["umount", bundle.to_str().unwrap()]);
+    std::fs::remove_dir_all(&bundle).unwrap();
+    let out = ok(&root, &["gc"]);
+    assert!(out.contains("1 layers removed"), "{out}");
+    assert!(out.contains("1 records of removed bundles"), "{out}");
+    assert!(layer_dirs(&root).is_empty());
+}

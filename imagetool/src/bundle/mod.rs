@@ -79,6 +79,8 @@ pub(crate) fn create_bundle_with(
     api: MountApi,
 ) -> Result<()> {
     let (_, config) = image::read_manifest(store_root, manifest_digest)?;
+    // Held until the bundle is recorded: gc must not take the layers in between.
+    let _layers_in_use = crate::lock::lock_shared(&store_root.join(crate::gc::LAYERS_LOCK))?;
     let layers = ensure_layers(store_root, manifest_digest)?;
     if bundle.join("config.json").exists() || bundle.join(RECORD).exists() {
         bail!("create bundle {bundle:?}: a bundle already exists there");

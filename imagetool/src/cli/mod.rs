@@ -13,6 +13,7 @@ mod bundle_ops;
 mod catalog;
 mod copy;
 mod delete;
+mod gc;
 mod history;
 mod images;
 mod import;
@@ -88,6 +89,8 @@ pub enum Command {
     Umount(bundle_ops::Opts),
     /// Unmount and remove a bundle made by unpack.
     RmBundle(bundle_ops::Opts),
+    /// Remove extracted layers no stored image and no live bundle uses.
+    Gc(gc::Opts),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -116,6 +119,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mount(o) => bundle_ops::run_mount(o),
         Command::Umount(o) => bundle_ops::run_umount(o),
         Command::RmBundle(o) => bundle_ops::run_remove(o),
+        Command::Gc(o) => gc::run(&root, o),
     }
 }
 

@@ -100,7 +100,9 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
         cap_add: o.cap_add,
         cap_drop: o.cap_drop,
         // docker: `--entrypoint ""` clears it, anything else is one executable.
-        entrypoint: o.entrypoint.map(|e| if e.is_empty() { Vec::new() } else { vec![e] }),
+        entrypoint: o
+            .entrypoint
+            .map(|e| if e.is_empty() { Vec::new() } else { vec![e] }),
         args: o.args,
         add_hosts: o.add_host,
         dns: o.dns,

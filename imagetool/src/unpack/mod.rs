@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 pub(crate) use pipeline::hex;
+pub(crate) use store::chain_ids;
 pub use store::ensure_layers;
 
 /// How a layer is extracted.
