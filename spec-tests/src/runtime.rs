@@ -136,6 +136,13 @@ impl Runtime {
         }
     }
 
+    /// The same, with another runtime binary (a private copy under attack).
+    pub fn with_bin(bin: &Path) -> Runtime {
+        let mut rt = Runtime::new();
+        rt.bin = bin.to_path_buf();
+        rt
+    }
+
     pub fn bin(&self) -> &Path {
         &self.bin
     }

@@ -123,6 +123,7 @@ fn exec_child_steps(
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .context("reset signal mask")?;
     crate::sys::signal::restore_default_sigpipe();
+    super::spawn::hide_runtime_exe()?;
     sock.expect(&Message::Continue)?;
     for (typ, file) in joins {
         // Joining our own namespace again is EINVAL for some types; skip it.

@@ -184,10 +184,16 @@ fn stage1_steps(opts: &InitOptions<'_>, plan: &NamespacePlan, sock: &SyncSocket)
         plan.unshare_user()?;
         sock.send(&Message::MapIds)?; // sync 2
         sock.expect(&Message::IdsMapped)?;
+        // Only now: the maps are written through our /proc files, which a
+        // non-dumpable process hands to root (a rootless runtime's maps too).
+        hide_runtime_exe()?;
         setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
             .context("become gid 0 in the new user namespace")?;
         setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
             .context("become uid 0 in the new user namespace")?;
+    }
+    if !plan.new_user {
+        hide_runtime_exe()?;
     }
     plan.unshare_rest()?;
     if plan.create.contains(super::namespaces::clone_flag(
@@ -208,4 +214,12 @@ fn stage1_steps(opts: &InitOptions<'_>, plan: &NamespacePlan, sock: &SyncSocket)
             Ok(())
         }
     }
+}
+
+/// Until it execs the container's program, a process of ours is the runtime
+/// binary: non-dumpable, nothing in the container can resolve or open its
+/// /proc/PID/exe (CVE-2019-5736) without CAP_SYS_PTRACE over us. execve makes
+/// the program dumpable again, as usual.
+pub(crate) fn hide_runtime_exe() -> Result<()> {
+    nix::sys::prctl::set_dumpable(false).context("make the runtime process non-dumpable")
 }
