@@ -15,6 +15,7 @@
 #![deny(unsafe_code)]
 
 pub mod bundle;
+pub mod clients;
 pub mod console;
 pub mod leaks;
 pub mod runtime;

@@ -1,0 +1,154 @@
+//! The real clients that drive a runc-compatible runtime (podman, containerd,
+//! dockerd), each with private state: an image made from the host's
+//! busybox by `skiff-image import` + `save`, and helpers that run a client
+//! command with a timeout and report its output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::{Out, Runtime, TempDir};
+
+/// `skiff-image` next to the runtime under test (same target dir).
+pub fn skiff_image_bin() -> PathBuf {
+    let rt = crate::runtime::runtime_bin();
+    let beside = rt.with_file_name("skiff-image");
+    if beside.exists() {
+        return beside;
+    }
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    ["release", "debug"]
+        .iter()
+        .map(|p| target.join(p).join("skiff-image"))
+        .find(|p| p.exists())
+        .expect("build skiff-image (cargo build --release)")
+}
+
+/// A docker-archive of a busybox image named `name` (e.g. `skiff-test/bb:1`),
+/// written into `dir`; returns its path.
+pub fn busybox_archive(dir: &Path, name: &str) -> PathBuf {
+    let rootfs = dir.join("bb-rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).expect("mkdir");
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static");
+    for applet in [
+        "sh", "echo", "id", "cat", "ls", "sleep", "true", "tty", "grep", "head",
+    ] {
+        let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+    }
+    let tar = dir.join("bb-rootfs.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(st.success(), "tar the busybox rootfs");
+    let store = dir.join("bb-store");
+    let archive = dir.join("bb.tar");
+    for args in [
+        vec!["import", tar.to_str().unwrap(), name],
+        vec!["save", "-o", archive.to_str().unwrap(), name],
+    ] {
+        let out = Command::new(skiff_image_bin())
+            .arg("--root")
+            .arg(&store)
+            .args(&args)
+            .output()
+            .expect("skiff-image");
+        assert!(
+            out.status.success(),
+            "skiff-image {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    archive
+}
+
+/// Fails the test (with the install hint) when `tool` is missing; under
+/// CI=true a missing peer is an error, never a skip.
+pub fn require(tool: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{tool} is missing: apt-get install {package} (make test does)"
+    );
+}
+
+/// Run `cmd` with a timeout through the harness (stdout/stderr to files).
+pub fn run(rt: &Runtime, cmd: Command, secs: u64) -> Out {
+    rt.output(cmd, Duration::from_secs(secs))
+}
+
+/// A private podman: its own root, runroot, tmpdir and events file, the
+/// cgroupfs manager, and the runtime under test.
+pub struct Podman {
+    pub dir: TempDir,
+    pub runtime: PathBuf,
+}
+
+impl Podman {
+    pub fn new(runtime: &Path) -> Podman {
+        Podman {
+            dir: TempDir::new("skt-podman"),
+            runtime: runtime.to_path_buf(),
+        }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let d = self.dir.path();
+        let mut c = Command::new("podman");
+        c.arg("--root")
+            .arg(d.join("root"))
+            .arg("--runroot")
+            .arg(d.join("run"))
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
+            .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"])
+            .args(["--storage-driver", "vfs"])
+            .arg("--runtime")
+            .arg(&self.runtime)
+            .args(args);
+        c
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        // Containers first (their mounts and cgroups), then the storage.
+        let _ = self.cmd(&["rm", "-af", "-t", "0"]).output();
+        let _ = self.cmd(&["rmi", "-af"]).output();
+        remove_empty_cgroups("libpod_parent");
+    }
+}
+
+/// podman's cgroupfs manager leaves `<controller>/NAME/conmon` behind; empty
+/// cgroup dirs go (rmdir refuses any that still hold a process).
+pub fn remove_empty_cgroups(name: &str) {
+    let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for c in controllers.flatten() {
+        let top = c.path().join(name);
+        if top.is_dir() {
+            remove_dirs_bottom_up(&top);
+        }
+    }
+}
+
+fn remove_dirs_bottom_up(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_dirs_bottom_up(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
