@@ -152,3 +152,92 @@ fn remove_dirs_bottom_up(dir: &Path) {
     }
     let _ = std::fs::remove_dir(dir);
 }
+
+/// A private containerd: config, root, state and sockets under a temp dir
+/// (never /run/containerd's socket or /var/lib/containerd), stopped by PID.
+/// Its shims put their sockets in /run/containerd/s/ under unique names:
+/// containerd 1.6 fixes that directory.
+pub struct Containerd {
+    child: std::process::Child,
+    pub dir: TempDir,
+    pub namespace: String,
+}
+
+impl Containerd {
+    pub fn start() -> Containerd {
+        let dir = TempDir::new("skt-containerd");
+        let d = dir.path().display();
+        let config = format!(
+            "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = \"{d}/c.sock\"\n[ttrpc]\n  address = \"{d}/c.sock.ttrpc\"\n\
+             [debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n"
+        );
+        std::fs::write(dir.path().join("config.toml"), config).expect("write config");
+        let log = std::fs::File::create(dir.path().join("containerd.log")).expect("log");
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(dir.path().join("config.toml"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start containerd");
+        let c = Containerd {
+            child,
+            dir,
+            namespace: format!("skt-{}", std::process::id()),
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !c
+            .ctr(&["version"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "containerd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        c
+    }
+
+    pub fn ctr(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ctr");
+        c.arg("--address")
+            .arg(self.dir.path().join("c.sock"))
+            .args(["-n", &self.namespace])
+            .args(args);
+        c
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        // Tasks and containers of our namespace first (shims, mounts, cgroups).
+        if let Ok(out) = self.ctr(&["task", "ls", "-q"]).output() {
+            for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = self.ctr(&["task", "kill", "-s", "SIGKILL", id]).output();
+                std::thread::sleep(Duration::from_millis(200));
+                let _ = self.ctr(&["task", "delete", "-f", id]).output();
+            }
+        }
+        if let Ok(out) = self.ctr(&["container", "ls", "-q"]).output() {
+            for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = self.ctr(&["container", "delete", id]).output();
+            }
+        }
+        let _ = self
+            .ctr(&["image", "rm", "docker.io/skiff-test/bb:1"])
+            .output();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Snapshots are overlay mounts under our root.
+        let root = self.dir.path().join("root");
+        for m in crate::leaks::mounts_under(&root) {
+            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+        remove_empty_cgroups(&self.namespace);
+    }
+}
