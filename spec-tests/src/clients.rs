@@ -241,3 +241,91 @@ impl Drop for Containerd {
         remove_empty_cgroups(&self.namespace);
     }
 }
+
+/// A private dockerd: its own data-root, exec-root, pidfile and socket, no
+/// bridge or iptables changes, vfs storage, skiff registered as a runtime.
+/// It starts and stops its own containerd under the exec-root.
+pub struct Dockerd {
+    child: std::process::Child,
+    pub dir: TempDir,
+}
+
+impl Dockerd {
+    pub fn start(skiff: &Path) -> Dockerd {
+        let dir = TempDir::new("skt-dockerd");
+        let d = dir.path();
+        let log = std::fs::File::create(d.join("dockerd.log")).expect("log");
+        let child = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(d.join("data"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("dockerd.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", d.join("docker.sock").display()))
+            .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
+            .args(["--storage-driver", "vfs"])
+            .arg("--add-runtime")
+            .arg(format!("skiff={}", skiff.display()))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start dockerd");
+        let c = Dockerd { child, dir };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !c
+            .docker(&["version"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "dockerd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        c
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("docker");
+        c.arg("-H")
+            .arg(format!(
+                "unix://{}",
+                self.dir.path().join("docker.sock").display()
+            ))
+            .args(args);
+        c
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let _ = self.docker(&["rm", "-f", "-v", "skt-docker-bg"]).output();
+        if let Ok(out) = self.docker(&["ps", "-aq"]).output() {
+            for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = self.docker(&["rm", "-f", id]).output();
+            }
+        }
+        // SIGTERM lets dockerd stop its containerd and unmount its dirs.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for m in crate::leaks::mounts_under(self.dir.path()).iter().rev() {
+            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+        remove_empty_cgroups("docker");
+    }
+}
