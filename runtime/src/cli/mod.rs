@@ -38,9 +38,9 @@ const VERSION: &str = concat!(
     about = "An OCI container runtime with runc's command line"
 )]
 pub struct Cli {
-    /// Root directory for container state
-    #[arg(long, global = true, default_value = "/run/skiff")]
-    root: PathBuf,
+    /// Root directory for container state [default: /run/skiff; not root: $XDG_RUNTIME_DIR/skiff]
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
     /// Write log messages to this file instead of stderr
     #[arg(long, global = true)]
     log: Option<PathBuf>,
@@ -135,7 +135,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     if cli.systemd_cgroup {
         anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not available in skiff yet; use the cgroupfs driver (omit the flag)");
     }
-    let root = StateRoot::new(&cli.root);
+    let root = StateRoot::new(&cli.root.clone().unwrap_or_else(default_state_root));
     let Some(command) = &cli.command else {
         anyhow::bail!("no command given (see skiff --help)");
     };
@@ -160,4 +160,15 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// runc's choice: `/run/skiff` for root; an unprivileged user cannot write
+/// there, so their containers live under `$XDG_RUNTIME_DIR/skiff`.
+fn default_state_root() -> PathBuf {
+    if !nix::unistd::geteuid().is_root() {
+        if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir).join("skiff");
+        }
+    }
+    PathBuf::from("/run/skiff")
 }

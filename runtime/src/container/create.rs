@@ -47,7 +47,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<InitProcess> {
     let dir = root.create_container_dir(&opts.id)?;
     let mut cgroup = None;
     let result = (|| {
-        cgroup = Some(make_cgroup(&spec, &opts.id)?);
+        cgroup = make_cgroup(&spec, &opts.id)?;
         create_in(
             &dir,
             &spec,
@@ -89,19 +89,54 @@ fn check_terminal(spec: &Spec, opts: &CreateOptions) -> Result<()> {
     }
 }
 
-fn make_cgroup(spec: &Spec, id: &str) -> Result<Cgroup> {
+/// The container's cgroup, made and limited. A runtime that is not root
+/// (rootless) and may not create it runs the container without one, with a
+/// warning, as runc does; unless the config asks for limits, which would
+/// otherwise be silently lost.
+fn make_cgroup(spec: &Spec, id: &str) -> Result<Option<Cgroup>> {
     let linux = spec.linux().as_ref();
     let path = linux.and_then(|l| l.cgroups_path().as_ref());
     let path_str = path.map(|p| p.display().to_string());
     let cgroup = cgroup_for(path_str.as_deref(), id)?;
-    cgroup.create()?;
-    if let Some(resources) = linux.and_then(|l| l.resources().as_ref()) {
+    let resources = linux.and_then(|l| l.resources().as_ref());
+    if let Err(err) = cgroup.create() {
+        let denied = format!("{err:#}").contains("Permission denied")
+            || format!("{err:#}").contains("Operation not permitted")
+            || format!("{err:#}").contains("Read-only file system");
+        if nix::unistd::geteuid().is_root() || !denied {
+            return Err(err);
+        }
+        let _ = cgroup.destroy();
+        if resources.is_some_and(has_limits) {
+            return Err(err.context(
+                "rootless: the cgroup is not delegated to this user, so linux.resources cannot be applied",
+            ));
+        }
+        logging::log_warn(&format!(
+            "rootless: running without a cgroup (not delegated to this user): {err:#}"
+        ));
+        return Ok(None);
+    }
+    if let Some(resources) = resources {
         if let Err(err) = cgroup.apply(resources) {
             let _ = cgroup.destroy();
             return Err(err.context("linux.resources"));
         }
     }
-    Ok(cgroup)
+    Ok(Some(cgroup))
+}
+
+/// Limits, as opposed to device rules alone (which a user namespace makes
+/// moot: its devices are bind mounts of the host's nodes).
+fn has_limits(r: &oci_spec::runtime::LinuxResources) -> bool {
+    r.memory().is_some()
+        || r.cpu().is_some()
+        || r.pids().is_some()
+        || r.block_io().is_some()
+        || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+        || r.network().is_some()
+        || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
+        || r.unified().as_ref().is_some_and(|m| !m.is_empty())
 }
 
 fn create_in(

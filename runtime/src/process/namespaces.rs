@@ -157,17 +157,56 @@ pub fn write_time_offsets(linux: &Linux) -> Result<()> {
 }
 
 /// The parent writes a child's uid_map and gid_map (user_namespaces(7)).
+/// Root writes them directly. An unprivileged runtime (rootless) may write
+/// only a map of its own id, and for gid_map only after denying setgroups;
+/// anything wider goes through the setuid helpers newuidmap/newgidmap
+/// (Debian's uidmap package), which check the ranges in /etc/subuid and
+/// /etc/subgid, as runc does.
 pub fn write_id_maps(pid: i32, linux: &Linux) -> Result<()> {
-    write_map(
-        pid,
-        "uid_map",
-        linux.uid_mappings().as_deref().unwrap_or(&[]),
-    )?;
-    write_map(
-        pid,
-        "gid_map",
-        linux.gid_mappings().as_deref().unwrap_or(&[]),
-    )
+    let uids = linux.uid_mappings().as_deref().unwrap_or(&[]);
+    let gids = linux.gid_mappings().as_deref().unwrap_or(&[]);
+    let euid = nix::unistd::geteuid();
+    if euid.is_root() {
+        write_map(pid, "uid_map", uids)?;
+        return write_map(pid, "gid_map", gids);
+    }
+    let only_self = |maps: &[LinuxIdMapping], id: u32| {
+        maps.len() == 1 && maps[0].host_id() == id && maps[0].size() == 1
+    };
+    if only_self(uids, euid.as_raw()) {
+        write_map(pid, "uid_map", uids)?;
+    } else {
+        run_map_helper("newuidmap", pid, uids)?;
+    }
+    if only_self(gids, nix::unistd::getegid().as_raw()) {
+        let path = format!("/proc/{pid}/setgroups");
+        std::fs::write(&path, "deny").with_context(|| format!("write \"deny\" to {path}"))?;
+        write_map(pid, "gid_map", gids)
+    } else {
+        run_map_helper("newgidmap", pid, gids)
+    }
+}
+
+fn run_map_helper(helper: &str, pid: i32, mappings: &[LinuxIdMapping]) -> Result<()> {
+    let mut cmd = std::process::Command::new(helper);
+    cmd.arg(pid.to_string());
+    for m in mappings {
+        cmd.args([
+            m.container_id().to_string(),
+            m.host_id().to_string(),
+            m.size().to_string(),
+        ]);
+    }
+    let out = cmd.output().with_context(|| {
+        format!("run {helper} for a rootless user namespace (install the uidmap package)")
+    })?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "{helper} {pid}: {} (are the ranges in /etc/subuid and /etc/subgid?)",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
 }
 
 fn write_map(pid: i32, file: &str, mappings: &[LinuxIdMapping]) -> Result<()> {
