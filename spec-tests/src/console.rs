@@ -110,3 +110,47 @@ pub fn read_until(master: &mut std::fs::File, needle: &str, timeout: Duration) -
     }
     text
 }
+
+/// Runs the shell command `line` under `script`, i.e. with a pty as its
+/// terminal; returns its exit code and what it wrote to the terminal.
+/// script's own stdin is a pipe kept open and silent: at EOF (a /dev/null
+/// stdin) script would type ^D/NUL into the terminal mid-test.
+pub fn under_script(line: &str, timeout: Duration) -> crate::Out {
+    let dir = crate::TempDir::new("skt-script");
+    let out_path = dir.path().join("out");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", line, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(&out_path).expect("create script output"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn script (util-linux)");
+    let _keep_open = child.stdin.take();
+    let deadline = std::time::Instant::now() + timeout;
+    let code = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status.code().unwrap_or(-1);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break -1;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    crate::Out {
+        cmd: line.to_string(),
+        code,
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: String::new(),
+    }
+}
+
+/// `cmd` as one shell-quoted line, for [`under_script`].
+pub fn shell_line(cmd: &std::process::Command) -> String {
+    let quote = |a: &std::ffi::OsStr| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''"));
+    std::iter::once(quote(cmd.get_program()))
+        .chain(cmd.get_args().map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

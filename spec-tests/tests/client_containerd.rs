@@ -3,7 +3,6 @@
 //! completion, detached run, exec with and without a tty, pause/resume,
 //! metrics, kill, delete, and an OOM event from a memory limit.
 
-use std::process::Command;
 use std::time::Duration;
 
 use spec_tests::clients::{busybox_archive, require, run, Containerd};
@@ -82,14 +81,8 @@ fn containerd_runc_shim_drives_skiff() {
     assert_eq!(out.code, 4, "{out}");
     assert_eq!(out.stdout, "exec-ok\n", "{out}");
     let tty_cmd = cd.ctr(&["task", "exec", "-t", "--exec-id", "e2", &bg, "tty"]);
-    let quote = |a: &std::ffi::OsStr| format!("'{}'", a.to_string_lossy());
-    let line = std::iter::once(quote(tty_cmd.get_program()))
-        .chain(tty_cmd.get_args().map(quote))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut script = Command::new("script");
-    script.args(["-qec", &line, "/dev/null"]);
-    let out = run(&rt, script, 60);
+    let line = spec_tests::console::shell_line(&tty_cmd);
+    let out = spec_tests::console::under_script(&line, Duration::from_secs(60));
     assert!(out.stdout.contains("/dev/pts/"), "exec -t: {out}");
     run(&rt, cd.ctr(&["task", "pause", &bg]), 30).expect_ok();
     let ls = run(&rt, cd.ctr(&["task", "ls"]), 30);

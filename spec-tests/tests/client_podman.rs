@@ -2,8 +2,6 @@
 //! cgroupfs: the everyday commands, and podman's default seccomp profile
 //! active in the container.
 
-use std::process::Command;
-
 use spec_tests::clients::{busybox_archive, require, run, Podman};
 use spec_tests::{Runtime, TempDir};
 
@@ -81,15 +79,8 @@ fn podman_runs_containers_on_skiff() {
     let mut args = vec!["run", "-it", "--rm", "--net", "none"];
     args.extend(ULIMITS);
     args.extend([image, "sh", "-c", "tty; exit 7"]);
-    let cmd = podman(&args);
-    let quote = |a: &std::ffi::OsStr| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''"));
-    let line = std::iter::once(quote(cmd.get_program()))
-        .chain(cmd.get_args().map(quote))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut script = Command::new("script");
-    script.args(["-qec", &line, "/dev/null"]);
-    let out = run(&rt, script, 120);
+    let line = spec_tests::console::shell_line(&podman(&args));
+    let out = spec_tests::console::under_script(&line, std::time::Duration::from_secs(120));
     assert_eq!(out.code, 7, "{out}");
     assert!(out.stdout.contains("/dev/pts/"), "{out}");
 }

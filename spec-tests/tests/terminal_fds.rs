@@ -104,16 +104,14 @@ fn listen_fds_are_passed_on() {
     assert_eq!(out.expect_ok().stdout, "LISTEN_FDS=1\nactivated\n", "{out}");
 }
 
-/// `skiff ARGS` under `script`, so our stdin is a terminal of 33x101.
+/// `skiff ARGS` under a terminal of 33x101.
 fn under_a_terminal(rt: &Runtime, args: &str) -> Out {
     let line = format!(
         "stty rows 33 cols 101; {} --root {} {args}",
         rt.bin().display(),
         rt.root().display()
     );
-    let mut cmd = Command::new("script");
-    cmd.args(["-qec", &line, "/dev/null"]);
-    rt.output(cmd, Duration::from_secs(30))
+    spec_tests::console::under_script(&line, Duration::from_secs(30))
 }
 
 #[test]
