@@ -199,3 +199,68 @@ fn update_changes_limits_in_place() {
     assert_eq!(out.expect_ok().stdout, "66\n");
     rt.delete_force(&id).expect_ok();
 }
+
+/// The whole day of one container, as a client drives it: memory, pids and
+/// cpu limits plus a seccomp profile; exec, pause, resume, update, events
+/// --stats, delete; no cgroup left behind.
+#[test]
+fn limited_container_through_every_operation() {
+    let mut b = Bundle::new(&["sleep", "100"]);
+    b.set(
+        "/linux/resources",
+        json!({
+            "memory": {"limit": 64 << 20},
+            "pids": {"limit": 40},
+            "cpu": {"shares": 256, "quota": 20000, "period": 100000}
+        }),
+    )
+    .set(
+        "/linux/seccomp",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+        }),
+    );
+    let rt = Runtime::new();
+    let id = running(&rt, &mut b, "day");
+    // exec: inside the limits and under the filter.
+    let out = rt.exec(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; \
+         grep ^Seccomp: /proc/self/status; mkdir /tmp/x 2>&1 || true",
+    ]);
+    let text = out.expect_ok().stdout.clone();
+    assert!(text.starts_with("67108864\n40\nSeccomp:\t2\n"), "{text}");
+    assert!(text.contains("Operation not permitted"), "{text}");
+    rt.exec(&["pause", &id]).expect_ok();
+    assert_eq!(rt.state(&id)["status"], "paused");
+    assert_ne!(
+        rt.exec(&["exec", &id, "true"]).code,
+        0,
+        "exec into a paused container"
+    );
+    rt.exec(&["resume", &id]).expect_ok();
+    rt.exec(&["update", "--memory", "128m", "--pids-limit", "60", &id])
+        .expect_ok();
+    let out = rt.exec(&[
+        "exec",
+        &id,
+        "cat",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        "/sys/fs/cgroup/pids/pids.max",
+    ]);
+    assert_eq!(out.expect_ok().stdout, "134217728\n60\n");
+    let ev = rt.exec(&["events", "--stats", &id]).expect_ok().json();
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 134217728u64, "{ev}");
+    assert_eq!(ev["data"]["pids"]["limit"], 60, "{ev}");
+    rt.delete_force(&id).expect_ok();
+    assert!(
+        spec_tests::leaks::cgroups_named(&id).is_empty(),
+        "cgroups left: {:?}",
+        spec_tests::leaks::cgroups_named(&id)
+    );
+}
