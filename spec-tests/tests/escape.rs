@@ -190,3 +190,41 @@ fn symlinked_dev_and_etc_hosts_stay_inside() {
     }
     assert_clean(&rt, &id, &b, None);
 }
+
+/// A config that mounts a host file over a /proc/sys entry the runtime is
+/// about to write for `linux.sysctl` (the CVE-2025-52881 class): the write
+/// goes through a verified procfs handle that does not cross mounts, so it
+/// fails cleanly or reaches the real procfs, never the host file.
+#[test]
+fn sysctl_write_is_not_redirected_by_a_mount_over_proc_sys() {
+    let host = TempDir::new("skt-procsys");
+    let decoy = host.path().join("decoy");
+    std::fs::write(&decoy, "untouched\n").expect("write");
+    let mut b = Bundle::sh("cat /proc/sys/net/ipv4/ip_forward");
+    b.mount(json!({
+        "destination": "/proc/sys/net/ipv4/ip_forward", "type": "bind",
+        "source": decoy, "options": ["bind", "rw"]
+    }))
+    .set("/linux/sysctl", json!({"net.ipv4.ip_forward": "1"}));
+    // /proc/sys must not be read-only for the attack to have a chance.
+    b.set("/linux/readonlyPaths", json!([]));
+    let rt = Runtime::new();
+    let id = rt.id("procsys");
+    let out = rt.run(&b, &id);
+    assert_eq!(
+        std::fs::read_to_string(&decoy).unwrap_or_default(),
+        "untouched\n",
+        "the sysctl write was redirected to a host file: {out}"
+    );
+    if is_skiff() {
+        assert_ne!(
+            out.code, 0,
+            "the write through a mount must be refused: {out}"
+        );
+        assert!(
+            out.stderr.contains("ip_forward"),
+            "error names the sysctl: {out}"
+        );
+    }
+    assert_clean(&rt, &id, &b, None);
+}
