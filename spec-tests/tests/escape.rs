@@ -228,3 +228,61 @@ fn sysctl_write_is_not_redirected_by_a_mount_over_proc_sys() {
     }
     assert_clean(&rt, &id, &b, None);
 }
+
+/// CVE-2021-30465 class: while containers start, a racing process swaps a
+/// directory on the path of a mount destination for a symlink to a host
+/// directory, again and again. The destination's missing part is created
+/// and mounted through fds resolved inside the root, so nothing is ever
+/// created in, or mounted on, the host directory; each start either works
+/// or fails cleanly.
+#[test]
+fn racing_symlink_swap_on_a_mount_path_never_reaches_the_host() {
+    let host = TempDir::new("skt-race-host");
+    let target = host.path().join("target");
+    std::fs::create_dir_all(&target).expect("mkdir");
+    let b = Bundle::sh("true");
+    let mnt = b.rootfs().join("mnt");
+    let dir = mnt.join("d");
+    let parked = mnt.join("d.parked");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let mut b = b;
+    b.mount(json!({
+        "destination": "/mnt/d/sub/deeper", "type": "tmpfs", "source": "tmpfs",
+        "options": ["size=1m"]
+    }));
+    b.save();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let rt = Runtime::new();
+    let mut started = 0;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if std::fs::rename(&dir, &parked).is_ok() {
+                    let _ = std::os::unix::fs::symlink(&target, &dir);
+                    std::thread::yield_now();
+                    let _ = std::fs::remove_file(&dir);
+                    let _ = std::fs::rename(&parked, &dir);
+                }
+            }
+        });
+        for i in 0..30 {
+            let id = rt.id(&format!("race{i}"));
+            let out = rt.run(&b, &id);
+            if out.code == 0 {
+                started += 1;
+            }
+            assert_clean(&rt, &id, &b, None);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let created: Vec<_> = std::fs::read_dir(&target)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(
+        created.is_empty(),
+        "created on the host through the race: {created:?}"
+    );
+    let mounted = spec_tests::leaks::mountinfo_mentions(host.path());
+    assert!(mounted.is_empty(), "{mounted:?}");
+    eprintln!("{started} of 30 starts won the race");
+}
