@@ -1,8 +1,11 @@
 //! Escapes that runc has shipped fixes for, each mounted as a real attack
 //! against the runtime: the runtime binary through /proc/PID/exe
-//! (CVE-2019-5736), leaked fds as the cwd (CVE-2024-21626), a masking
-//! /dev/null that is a symlink (CVE-2025-31133), and a hostile image's
-//! symlinked /dev and /etc/hosts.
+//! (CVE-2019-5736), a symlink swapped in on a mount path while containers
+//! start (CVE-2021-30465), leaked fds as the cwd and in the container
+//! (CVE-2024-21626), a masking /dev/null and a /dev/console that are
+//! symlinks (CVE-2025-31133, CVE-2025-52565), a sysctl write redirected by a
+//! mount over /proc/sys (CVE-2025-52881), and a hostile image's symlinked
+//! /dev and /etc/hosts.
 
 use std::path::Path;
 
@@ -285,4 +288,60 @@ fn racing_symlink_swap_on_a_mount_path_never_reaches_the_host() {
     let mounted = spec_tests::leaks::mountinfo_mentions(host.path());
     assert!(mounted.is_empty(), "{mounted:?}");
     eprintln!("{started} of 30 starts won the race");
+}
+
+/// CVE-2025-52565 class: an image whose /dev/console is a symlink to a host
+/// path (not there yet), used as /dev (no tmpfs over it), with a terminal.
+/// The pty is mounted over /dev/console resolved inside the root: the host
+/// path is never created or mounted over.
+#[test]
+fn console_that_is_a_symlink_stays_inside() {
+    use spec_tests::console::ConsoleSocket;
+    let host = TempDir::new("skt-console-host");
+    let victim = host.path().join("victim");
+    let mut b = Bundle::sh("tty; echo END; sleep 100");
+    std::fs::create_dir_all(b.rootfs().join("dev")).expect("mkdir dev");
+    let _ = std::fs::remove_file(b.rootfs().join("dev/console"));
+    std::os::unix::fs::symlink(&victim, b.rootfs().join("dev/console")).expect("symlink");
+    let mounts: Vec<serde_json::Value> = b.config()["mounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .filter(|m| m["destination"] != "/dev")
+        .cloned()
+        .collect();
+    b.set("/mounts", json!(mounts))
+        .set("/process/terminal", json!(true));
+    b.save();
+    let dir = TempDir::new("skt-console-sock");
+    let sock = ConsoleSocket::bind(dir.path());
+    let rt = Runtime::new();
+    let id = rt.id("console");
+    let bundle = b.path().to_string_lossy().into_owned();
+    let sock_path = sock.path().to_string_lossy().into_owned();
+    let created = std::thread::scope(|s| {
+        let create = s.spawn(|| {
+            rt.exec(&[
+                "create",
+                "--bundle",
+                &bundle,
+                "--console-socket",
+                &sock_path,
+                &id,
+            ])
+        });
+        let _master = sock.receive_master(std::time::Duration::from_secs(20));
+        create.join().expect("create thread")
+    });
+    if created.ok() {
+        rt.start(&id);
+    }
+    assert!(
+        !victim.exists(),
+        "the host path was created through /dev/console: {created}"
+    );
+    let mounted = spec_tests::leaks::mountinfo_mentions(host.path());
+    assert!(mounted.is_empty(), "{mounted:?}");
+    let _ = rt.delete_force(&id);
+    assert_clean(&rt, &id, &b, None);
 }
