@@ -116,41 +116,43 @@ fn container_processes_hold_only_stdio() {
     assert_clean(&rt, &id, &b, None);
 }
 
-/// A rootfs whose /dev/null is a symlink to a host file, with no /dev mount
-/// over it: masking a path must not bind the host file into the container
-/// (the masking /dev/null is checked to be char 1:3).
+/// A rootfs whose /dev/null is a symlink, with no /dev mount over it:
+/// masking a path must not bind the symlink's target over it, whether that
+/// is a host path or a file of the image (the masking /dev/null is opened
+/// without following and checked to be char 1:3).
 #[test]
 fn masking_null_that_is_a_symlink_exposes_nothing() {
     let host = TempDir::new("skt-null");
     let secret = host.path().join("host-secret");
     std::fs::write(&secret, "host secret\n").expect("write");
-    let mut b = Bundle::sh("cat /etc/masked 2>&1; echo end");
-    std::fs::create_dir_all(b.rootfs().join("dev")).expect("mkdir dev");
-    let null = b.rootfs().join("dev/null");
-    let _ = std::fs::remove_file(&null);
-    std::os::unix::fs::symlink(&secret, &null).expect("symlink");
-    std::fs::write(b.rootfs().join("etc/masked"), "image data\n").expect("write");
-    let mounts: Vec<serde_json::Value> = b.config()["mounts"]
-        .as_array()
-        .expect("mounts")
-        .iter()
-        .filter(|m| !m["destination"].as_str().unwrap_or("").starts_with("/dev"))
-        .cloned()
-        .collect();
-    b.set("/mounts", json!(mounts))
-        .set("/linux/maskedPaths", json!(["/etc/masked"]));
-    let rt = Runtime::new();
-    let id = rt.id("null");
-    let out = rt.run(&b, &id);
-    assert!(
-        !out.stdout.contains("host secret"),
-        "host file exposed: {out}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(&secret).unwrap_or_default(),
-        "host secret\n"
-    );
-    assert_clean(&rt, &id, &b, None);
+    for target in [secret.to_string_lossy().into_owned(), "/etc/planted".to_string()] {
+        let mut b = Bundle::sh("cat /etc/masked 2>&1; echo end");
+        std::fs::create_dir_all(b.rootfs().join("dev")).expect("mkdir dev");
+        let null = b.rootfs().join("dev/null");
+        let _ = std::fs::remove_file(&null);
+        std::os::unix::fs::symlink(&target, &null).expect("symlink");
+        std::fs::write(b.rootfs().join("etc/masked"), "image data\n").expect("write");
+        std::fs::write(b.rootfs().join("etc/planted"), "planted data\n").expect("write");
+        let mounts: Vec<serde_json::Value> = b.config()["mounts"]
+            .as_array()
+            .expect("mounts")
+            .iter()
+            .filter(|m| !m["destination"].as_str().unwrap_or("").starts_with("/dev"))
+            .cloned()
+            .collect();
+        b.set("/mounts", json!(mounts))
+            .set("/linux/maskedPaths", json!(["/etc/masked"]));
+        let rt = Runtime::new();
+        let id = rt.id("null");
+        let out = rt.run(&b, &id);
+        assert!(!out.stdout.contains("host secret"), "host file exposed: {out}");
+        assert!(!out.stdout.contains("planted data"), "symlink target bound: {out}");
+        assert_eq!(
+            std::fs::read_to_string(&secret).unwrap_or_default(),
+            "host secret\n"
+        );
+        assert_clean(&rt, &id, &b, None);
+    }
 }
 
 /// A hostile image: /dev and /etc/hosts are symlinks to host paths. The
