@@ -125,7 +125,10 @@ fn masking_null_that_is_a_symlink_exposes_nothing() {
     let host = TempDir::new("skt-null");
     let secret = host.path().join("host-secret");
     std::fs::write(&secret, "host secret\n").expect("write");
-    for target in [secret.to_string_lossy().into_owned(), "/etc/planted".to_string()] {
+    for target in [
+        secret.to_string_lossy().into_owned(),
+        "/etc/planted".to_string(),
+    ] {
         let mut b = Bundle::sh("cat /etc/masked 2>&1; echo end");
         std::fs::create_dir_all(b.rootfs().join("dev")).expect("mkdir dev");
         let null = b.rootfs().join("dev/null");
@@ -145,8 +148,14 @@ fn masking_null_that_is_a_symlink_exposes_nothing() {
         let rt = Runtime::new();
         let id = rt.id("null");
         let out = rt.run(&b, &id);
-        assert!(!out.stdout.contains("host secret"), "host file exposed: {out}");
-        assert!(!out.stdout.contains("planted data"), "symlink target bound: {out}");
+        assert!(
+            !out.stdout.contains("host secret"),
+            "host file exposed: {out}"
+        );
+        assert!(
+            !out.stdout.contains("planted data"),
+            "symlink target bound: {out}"
+        );
         assert_eq!(
             std::fs::read_to_string(&secret).unwrap_or_default(),
             "host secret\n"

@@ -158,6 +158,19 @@ fn unprivileged_user_runs_execs_kills_and_deletes() {
     assert_eq!(rows[0], ["0"], "{out}");
     assert_eq!(rows[1], ["0", &user.uid.to_string(), "1"], "{out}");
     assert!(err.contains("rootless: running without a cgroup"), "{err}");
+    // --rootless false: a cgroup that may not be made is an error again.
+    let (code, out, err) = user.sh(
+        &xdg,
+        &format!("{s} --rootless false run --bundle {b} rl-strict"),
+    );
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+    let (code, _, err) = user.sh(
+        &xdg,
+        &format!("{s} --rootless maybe run --bundle {b} rl-bad"),
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("expected true, false or auto"), "{err}");
 
     // A wider map through newuidmap/newgidmap, a writable root, and a detached
     // container to exec into, list, kill and delete.

@@ -31,7 +31,7 @@ pub struct CreateArgs {
 }
 
 impl CreateArgs {
-    pub fn options(&self) -> anyhow::Result<CreateOptions> {
+    pub fn options(&self, rootless: Option<bool>) -> anyhow::Result<CreateOptions> {
         if self.preserve_fds < 0 {
             anyhow::bail!("--preserve-fds must not be negative");
         }
@@ -41,6 +41,7 @@ impl CreateArgs {
             pid_file: self.pid_file.clone(),
             console_socket: self.console_socket.clone(),
             console_peer: None,
+            rootless,
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
@@ -48,7 +49,7 @@ impl CreateArgs {
     }
 }
 
-pub fn run(root: &StateRoot, args: &CreateArgs) -> anyhow::Result<i32> {
-    container::create(root, &args.options()?)?;
+pub fn run(root: &StateRoot, args: &CreateArgs, rootless: Option<bool>) -> anyhow::Result<i32> {
+    container::create(root, &args.options(rootless)?)?;
     Ok(0)
 }

@@ -140,9 +140,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         anyhow::bail!("no command given (see skiff --help)");
     };
     match command {
-        Command::Create(args) => create::run(&root, args),
+        Command::Create(args) => create::run(&root, args, rootless(cli)?),
         Command::Start(args) => start::run(&root, args),
-        Command::Run(args) => run::run(&root, args),
+        Command::Run(args) => run::run(&root, args, rootless(cli)?),
         Command::State(args) => state::run(&root, args),
         Command::Exec(args) => exec::run(&root, args),
         Command::Kill(args) => kill::run(&root, args),
@@ -171,4 +171,16 @@ fn default_state_root() -> PathBuf {
         }
     }
     PathBuf::from("/run/skiff")
+}
+
+/// `--rootless true|false|auto` (runc's flag): whether a cgroup that may not
+/// be created is skipped (with a warning) instead of failing. `auto`, the
+/// default, means "when not root".
+fn rootless(cli: &Cli) -> anyhow::Result<Option<bool>> {
+    match cli.rootless.as_deref() {
+        None | Some("auto") => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => anyhow::bail!("--rootless {other:?}: expected true, false or auto"),
+    }
 }

@@ -21,11 +21,11 @@ pub struct RunArgs {
     pub keep: bool,
 }
 
-pub fn run(root: &StateRoot, args: &RunArgs) -> anyhow::Result<i32> {
+pub fn run(root: &StateRoot, args: &RunArgs, rootless: Option<bool>) -> anyhow::Result<i32> {
     let run_opts = container::RunOptions {
         detach: args.detach,
         keep: args.keep,
     };
-    let outcome = container::run(root, &args.create.options()?, &run_opts)?;
+    let outcome = container::run(root, &args.create.options(rootless)?, &run_opts)?;
     Ok(outcome.exit_code)
 }
