@@ -85,6 +85,38 @@ fn cwd_through_a_leaked_fd_is_refused() {
     }
 }
 
+/// The same with a host directory really open as fd 3 (passed on with
+/// --preserve-fds, as a leaked fd would be): chdir through it succeeds, and
+/// only the runtime's check that the cwd has a path inside the root stops
+/// the process from starting in the host's tree.
+#[test]
+fn cwd_through_an_open_host_directory_fd_is_refused() {
+    let host = TempDir::new("skt-cwd-host");
+    let mut b = Bundle::sh("pwd; ls ..");
+    b.set("/process/cwd", json!("/proc/self/fd/3"));
+    b.save();
+    let rt = Runtime::new();
+    let id = rt.id("cwdhost");
+    let line = format!(
+        "exec 3<{}; exec {} --root {} run --preserve-fds 1 --bundle {} {id}",
+        host.path().display(),
+        rt.bin().display(),
+        rt.root().display(),
+        b.path().display()
+    );
+    let mut sh = std::process::Command::new("sh");
+    sh.args(["-c", &line]);
+    let out = rt.output(sh, std::time::Duration::from_secs(30));
+    assert_ne!(
+        out.code, 0,
+        "the process started in a host directory: {out}"
+    );
+    if is_skiff() {
+        assert!(out.stderr.contains("outside the container root"), "{out}");
+    }
+    assert_clean(&rt, &id, &b, None);
+}
+
 /// Inside, the init holds stdio and nothing else, and so does an exec'd
 /// process: no fd of the runtime (state dir, sockets, the bundle) leaks in.
 #[test]
