@@ -123,6 +123,11 @@ fn exec_child_steps(
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .context("reset signal mask")?;
     crate::sys::signal::restore_default_sigpipe();
+    // CVE-2019-5736: once in the container's pid namespace, this process
+    // runs the host's skiff binary until execve; non-dumpable keeps
+    // /proc/<pid>/exe (and /proc/<pid>/fd, mem) out of the container's
+    // reach. execve of the user's binary makes it dumpable again.
+    nix::sys::prctl::set_dumpable(false).context("make the exec process non-dumpable")?;
     sock.expect(&Message::Continue)?;
     for (typ, file) in joins {
         // Joining our own namespace again is EINVAL for some types; skip it.

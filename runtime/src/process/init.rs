@@ -103,6 +103,11 @@ fn prepare_container(ctx: &InitContext<'_>) -> Result<(UnixStream, ReadyToExec)>
     let env = process_env(process, &ctx.opts.extra_env);
     let exec_path = find_executable(process, &ctx.opts.extra_env)?;
     keep_only_wanted_fds(ctx.opts.preserve_fds)?;
+    // CVE-2019-5736: from here to execve the init runs the host's skiff
+    // binary where a process of a shared pid namespace can see it; after
+    // every /proc/self write above (a non-dumpable task's /proc files
+    // belong to the host's root, which breaks them in a user namespace).
+    nix::sys::prctl::set_dumpable(false).context("make the container init non-dumpable")?;
     ctx.sock.send(&Message::Ready)?; // sync 5
     ctx.sock.expect(&Message::Committed)?; // sync 6
     let conn = wait_for_start(&ctx.opts.exec_listener)?;
