@@ -3,6 +3,14 @@
 //! the container must not reach a host file, a host mount or the runtime
 //! binary itself.
 //!
+//! Checked to fail on a vulnerable runtime: runc 1.1.5 fails
+//! `hostile_dev_and_etc_stay_inside` (/dev entries made in the host dir) and
+//! `mount_destination_swap_race_stays_inside` (the bind target made in the
+//! host dir); skiff with RESOLVE_NO_XDEV and the procfs check removed from
+//! `proc_attrs::write_procfs_file` fails `proc_writes_not_redirected` (the
+//! sysctl lands in the host file); the CAP_SYS_PTRACE variant of the exe
+//! attack reaches the runtime binary today (ignored, open).
+//!
 //! The host-side evidence is always the same: a host "victim" file keeps its
 //! bytes, a host directory gets no new entry, and the host's mount table is
 //! the one from before the attack.
@@ -198,6 +206,20 @@ echo done >> /tmp/report"#,
             assert!(out.ok(), "{out}\nattacker report: {report:?}");
         }
     }
+    // While `exec` runs, the binary cannot be opened for writing at all.
+    let mut busy = Command::new(&copy);
+    busy.arg("--root")
+        .arg(rt.root())
+        .args(["exec", &id, "sleep", "1"]);
+    let mut child = busy.spawn().expect("spawn exec");
+    std::thread::sleep(Duration::from_millis(300));
+    let open = std::fs::OpenOptions::new().write(true).open(&copy);
+    let _ = child.wait();
+    assert_eq!(
+        open.err().and_then(|e| e.raw_os_error()),
+        Some(libc::ETXTBSY),
+        "open the running runtime binary for writing"
+    );
     std::fs::write(b.rootfs().join("tmp/.stop"), "").expect("stop attacker");
     let report = b.rootfs().join("tmp/report");
     for _ in 0..500 {
