@@ -103,6 +103,11 @@ fn prepare_container(ctx: &InitContext<'_>) -> Result<(UnixStream, ReadyToExec)>
     let env = process_env(process, &ctx.opts.extra_env);
     let exec_path = find_executable(process, &ctx.opts.extra_env)?;
     keep_only_wanted_fds(ctx.opts.preserve_fds)?;
+    // From here to execve the init runs the host's skiff binary where a
+    // process of a shared pid namespace can see it. Only now, after every
+    // /proc/self write above: a non-dumpable task's /proc files belong to
+    // the host's root, which breaks those writes in a user namespace.
+    super::spawn::hide_runtime_exe()?;
     ctx.sock.send(&Message::Ready)?; // sync 5
     ctx.sock.expect(&Message::Committed)?; // sync 6
     let conn = wait_for_start(&ctx.opts.exec_listener)?;

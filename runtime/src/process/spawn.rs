@@ -184,16 +184,10 @@ fn stage1_steps(opts: &InitOptions<'_>, plan: &NamespacePlan, sock: &SyncSocket)
         plan.unshare_user()?;
         sock.send(&Message::MapIds)?; // sync 2
         sock.expect(&Message::IdsMapped)?;
-        // Only now: the maps are written through our /proc files, which a
-        // non-dumpable process hands to root (a rootless runtime's maps too).
-        hide_runtime_exe()?;
         setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
             .context("become gid 0 in the new user namespace")?;
         setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
             .context("become uid 0 in the new user namespace")?;
-    }
-    if !plan.new_user {
-        hide_runtime_exe()?;
     }
     plan.unshare_rest()?;
     if plan.create.contains(super::namespaces::clone_flag(
