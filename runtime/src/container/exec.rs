@@ -1,5 +1,6 @@
 //! `skiff exec`: run another process in a running container (runc's exec).
 
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -12,6 +13,7 @@ use super::tty_proxy::{console_pair, take_master, TtyProxy};
 use crate::process::exec::{spawn_exec, ExecSpawn};
 use crate::seccomp::compile_filter;
 use crate::state::{write_atomic, StateRoot, Status};
+use crate::sys::process::get_window_size;
 use crate::tty;
 
 #[derive(Debug, Clone)]
@@ -77,6 +79,10 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         .map(|ns| ns.typ())
         .collect();
     let cgroup = cgroup_of(&state);
+    let process = match &own_console {
+        Some(_) => with_our_terminal_size(&opts.process),
+        None => opts.process.clone(),
+    };
     let forwarded = forwarded_signals();
     if !opts.detach {
         nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded), None)
@@ -87,7 +93,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
     let pid = spawn_exec(ExecSpawn {
         init_pid: state.init_pid,
         namespaces,
-        process: &opts.process,
+        process: &process,
         cgroup: cgroup.as_ref(),
         seccomp: seccomp.as_ref(),
         console_socket,
@@ -114,6 +120,25 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         tty.drain();
     }
     Ok(code)
+}
+
+/// The exec'd process runs as soon as it is spawned, before our proxy could
+/// resize its pty, so it gets our terminal's size as its consoleSize (a
+/// 0x0 pty makes `stty size` fail and full-screen programs misdraw).
+fn with_our_terminal_size(process: &Process) -> Process {
+    let mut process = process.clone();
+    if process.console_size().is_none() {
+        if let Ok(size) = get_window_size(std::io::stdin().as_fd()) {
+            if size.ws_row > 0 && size.ws_col > 0 {
+                let console = oci_spec::runtime::BoxBuilder::default()
+                    .height(u64::from(size.ws_row))
+                    .width(u64::from(size.ws_col))
+                    .build();
+                process.set_console_size(console.ok());
+            }
+        }
+    }
+    process
 }
 
 /// Parses `CAP_X` names for `exec --cap`.
