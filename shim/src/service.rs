@@ -1,0 +1,104 @@
+//! The shim binary's three roles (runtime v2 README, "Commands"):
+//! - `start`: spawn the serving shim for one container and print its
+//!   address (one shim per container: a shim that dies takes one
+//!   container's bookkeeping with it, and each shim stays small);
+//! - serve: the task service until containerd shuts it down;
+//! - `delete`: clean up after a shim that is gone (killed, crashed):
+//!   `skiff delete --force` and the rootfs unmounted, so containerd can
+//!   remove the task.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use containerd_shim::api::DeleteResponse;
+use containerd_shim::publisher::RemotePublisher;
+use containerd_shim::util::write_address;
+use containerd_shim::{spawn, Config, ExitSignal, Flags, StartOpts};
+
+use crate::events::EventQueue;
+use crate::options::RuntimeOptions;
+use crate::process::Exit;
+use crate::rootfs::unmount_rootfs;
+use crate::runtime::Skiff;
+use crate::task::{TaskService, Tasks};
+
+pub struct Service {
+    namespace: String,
+    id: String,
+    bundle: String,
+    exit: Arc<ExitSignal>,
+}
+
+impl containerd_shim::Shim for Service {
+    type T = TaskService;
+
+    fn new(_runtime_id: &str, args: &Flags, _config: &mut Config) -> Self {
+        Service {
+            namespace: args.namespace.clone(),
+            id: args.id.clone(),
+            bundle: args.bundle.clone(),
+            exit: Arc::new(ExitSignal::default()),
+        }
+    }
+
+    fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
+        let grouping = opts.id.clone();
+        let (_pid, address) = spawn(opts, &grouping, Vec::new())?;
+        write_address(&address)?;
+        Ok(address)
+    }
+
+    fn delete_shim(&mut self) -> containerd_shim::Result<DeleteResponse> {
+        // containerd runs this in the bundle, or names it with -bundle.
+        let bundle = match self.bundle.as_str() {
+            "" => std::env::current_dir()
+                .map_err(|e| containerd_shim::Error::Other(format!("cwd: {e}")))?,
+            dir => Path::new(dir).to_path_buf(),
+        };
+        let options = RuntimeOptions::load(&bundle)?
+            .unwrap_or_else(|| RuntimeOptions::defaults(&self.namespace));
+        let skiff = Skiff::new(options, &bundle);
+        if let Err(e) = skiff.delete(&self.id, true) {
+            let gone = e.to_string().contains("does not exist");
+            if !gone {
+                log::warn!("delete {:?} after its shim: {e}", self.id);
+            }
+        }
+        unmount_rootfs(&bundle);
+        remove_dead_socket(&bundle);
+        let exit = Exit::now(128 + libc::SIGKILL as u32);
+        Ok(DeleteResponse {
+            pid: 0,
+            exit_status: exit.status,
+            exited_at: Some(exit.at).into(),
+            ..Default::default()
+        })
+    }
+
+    fn wait(&mut self) {
+        self.exit.wait();
+    }
+
+    fn create_task_service(&self, publisher: RemotePublisher) -> TaskService {
+        let events = EventQueue::start(publisher, self.namespace.clone());
+        let tasks = Arc::new(Tasks::new(&self.namespace, events, self.exit.clone()));
+        crate::exits::start_dispatcher(tasks.clone());
+        TaskService { tasks }
+    }
+}
+
+/// A killed shim leaves its socket behind; containerd would otherwise find
+/// the name taken by nobody.
+fn remove_dead_socket(bundle: &Path) {
+    let Ok(address) = std::fs::read_to_string(bundle.join("address")) else {
+        return;
+    };
+    let path = Path::new(address.trim().trim_start_matches("unix://"));
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        m.file_type().is_socket()
+    });
+    if is_socket {
+        let _ = std::fs::remove_file(path);
+    }
+}
