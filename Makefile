@@ -2,7 +2,8 @@
 #   make demo   build, make a busybox image, unpack it into a bundle, run it with skiff
 #   make test   unit tests + the black-box spec-tests (installs missing apt packages as root)
 #   make check  rustfmt and clippy, warnings are errors
-#   make bench  skiff beside runc and crun, skiff-image beside skopeo and umoci (bench/)
+#   make bench  skiff beside runc and crun, skiff-image beside skopeo and umoci, the shim
+#               beside containerd's runc shim, podman on each runtime (bench/)
 #   make fuzz   the cargo-fuzz targets (nightly), FUZZ_SECONDS each
 
 CARGO ?= cargo
@@ -79,9 +80,10 @@ check:
 bench: build bench-run
 
 bench-run:
-	$(call apt_install,hyperfine time busybox-static runc crun skopeo umoci docker-registry curl)
+	$(call apt_install,hyperfine time busybox-static runc crun skopeo umoci docker-registry curl containerd podman)
 	SKIFF_RUNTIME=$(SKIFF) bench/runtime.sh
 	SKIFF_IMAGE=$(CURDIR)/target/release/skiff-image bench/image.sh
+	SKIFF_RUNTIME=$(SKIFF) bench/clients.sh
 
 # cargo-fuzz targets (nightly toolchain and `cargo install cargo-fuzz`); new
 # corpus entries land in runtime/fuzz/corpus/, which `make test` replays.

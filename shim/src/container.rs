@@ -12,7 +12,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use containerd_shim::protos::events::task::TaskExit;
-use containerd_shim::protos::topics::TASK_EXIT_EVENT_TOPIC;
 use log::warn;
 
 use crate::error::{Result, ShimError};
@@ -233,17 +232,14 @@ impl Container {
     }
 
     fn send_exit(&self, process: &Process) {
-        self.events.send(
-            TASK_EXIT_EVENT_TOPIC,
-            TaskExit {
-                container_id: self.id.clone(),
-                id: process.id.clone(),
-                pid: process.pid,
-                exit_status: process.exit_status(),
-                exited_at: process.exited_at(),
-                ..Default::default()
-            },
-        );
+        self.events.send(TaskExit {
+            container_id: self.id.clone(),
+            id: process.id.clone(),
+            pid: process.pid,
+            exit_status: process.exit_status(),
+            exited_at: process.exited_at(),
+            ..Default::default()
+        });
     }
 
     pub fn notify(&self) {

@@ -9,9 +9,6 @@ use std::time::Duration;
 
 use containerd_shim::api::{CreateTaskRequest, CreateTaskResponse};
 use containerd_shim::protos::events::task::{TaskCreate, TaskIO, TaskOOM, TaskStart};
-use containerd_shim::protos::topics::{
-    TASK_CREATE_EVENT_TOPIC, TASK_OOM_EVENT_TOPIC, TASK_START_EVENT_TOPIC,
-};
 
 use crate::console::ConsoleSocket;
 use crate::container::{BundleConfig, Container};
@@ -71,24 +68,21 @@ pub fn create(tasks: &Tasks, req: &CreateTaskRequest) -> Result<CreateTaskRespon
         // that the dispatcher sees now is handled after TaskCreate.
         let _state = container.lock();
         tasks.insert(container.clone());
-        tasks.events.send(
-            TASK_CREATE_EVENT_TOPIC,
-            TaskCreate {
-                container_id: id.into(),
-                bundle: req.bundle.clone(),
-                rootfs: req.rootfs.clone(),
-                io: Some(TaskIO {
-                    stdin: req.stdin.clone(),
-                    stdout: req.stdout.clone(),
-                    stderr: req.stderr.clone(),
-                    terminal: req.terminal,
-                    ..Default::default()
-                })
-                .into(),
-                pid,
+        tasks.events.send(TaskCreate {
+            container_id: id.into(),
+            bundle: req.bundle.clone(),
+            rootfs: req.rootfs.clone(),
+            io: Some(TaskIO {
+                stdin: req.stdin.clone(),
+                stdout: req.stdout.clone(),
+                stderr: req.stderr.clone(),
+                terminal: req.terminal,
                 ..Default::default()
-            },
-        );
+            })
+            .into(),
+            pid,
+            ..Default::default()
+        });
     }
     if let Some(code) = tasks.unclaimed.claim(pid as i32) {
         container.handle_exit(pid, code);
@@ -96,13 +90,10 @@ pub fn create(tasks: &Tasks, req: &CreateTaskRequest) -> Result<CreateTaskRespon
     let events = tasks.events.clone();
     let oom_id = id.to_string();
     crate::oom::watch_or_warn(id, pid, move || {
-        events.send(
-            TASK_OOM_EVENT_TOPIC,
-            TaskOOM {
-                container_id: oom_id.clone(),
-                ..Default::default()
-            },
-        )
+        events.send(TaskOOM {
+            container_id: oom_id.clone(),
+            ..Default::default()
+        })
     });
     Ok(CreateTaskResponse {
         pid,
@@ -157,14 +148,11 @@ pub fn start_init(container: &Container) -> Result<u32> {
     container.runtime.start(&container.id)?;
     state.init.status = Status::Running;
     let pid = state.init.pid;
-    container.events.send(
-        TASK_START_EVENT_TOPIC,
-        TaskStart {
-            container_id: container.id.clone(),
-            pid,
-            ..Default::default()
-        },
-    );
+    container.events.send(TaskStart {
+        container_id: container.id.clone(),
+        pid,
+        ..Default::default()
+    });
     Ok(pid)
 }
 

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use containerd_shim::api::DeleteResponse;
 use containerd_shim::protos::events::task::TaskDelete;
-use containerd_shim::protos::topics::TASK_DELETE_EVENT_TOPIC;
 
 use crate::container::{Container, OUTPUT_DRAIN};
 use crate::error::{Result, ShimError};
@@ -66,17 +65,14 @@ pub fn delete_init(tasks: &Tasks, container: &Container) -> Result<DeleteRespons
     unmount_rootfs(&container.bundle);
     tasks.remove(id);
     let init = &state.init;
-    container.events.send(
-        TASK_DELETE_EVENT_TOPIC,
-        TaskDelete {
-            container_id: id.into(),
-            pid: init.pid,
-            exit_status: init.exit_status(),
-            exited_at: init.exited_at(),
-            id: id.into(),
-            ..Default::default()
-        },
-    );
+    container.events.send(TaskDelete {
+        container_id: id.into(),
+        pid: init.pid,
+        exit_status: init.exit_status(),
+        exited_at: init.exited_at(),
+        id: id.into(),
+        ..Default::default()
+    });
     container.notify();
     Ok(DeleteResponse {
         pid: init.pid,

@@ -4,7 +4,6 @@
 
 use containerd_shim::api::ExecProcessRequest;
 use containerd_shim::protos::events::task::{TaskExecAdded, TaskExecStarted};
-use containerd_shim::protos::topics::{TASK_EXEC_ADDED_EVENT_TOPIC, TASK_EXEC_STARTED_EVENT_TOPIC};
 
 use crate::console::ConsoleSocket;
 use crate::container::Container;
@@ -53,14 +52,11 @@ pub fn add_exec(container: &Container, req: &ExecProcessRequest) -> Result<()> {
     let mut process = Process::new(exec_id, stdio);
     process.spec = Some(spec);
     state.execs.insert(exec_id.into(), process);
-    container.events.send(
-        TASK_EXEC_ADDED_EVENT_TOPIC,
-        TaskExecAdded {
-            container_id: container.id.clone(),
-            exec_id: exec_id.into(),
-            ..Default::default()
-        },
-    );
+    container.events.send(TaskExecAdded {
+        container_id: container.id.clone(),
+        exec_id: exec_id.into(),
+        ..Default::default()
+    });
     Ok(())
 }
 
@@ -116,15 +112,12 @@ pub fn start_exec(tasks: &Tasks, container: &Container, exec_id: &str) -> Result
     process.pid = pid;
     process.io = io;
     process.status = Status::Running;
-    container.events.send(
-        TASK_EXEC_STARTED_EVENT_TOPIC,
-        TaskExecStarted {
-            container_id: id.into(),
-            exec_id: exec_id.into(),
-            pid,
-            ..Default::default()
-        },
-    );
+    container.events.send(TaskExecStarted {
+        container_id: id.into(),
+        exec_id: exec_id.into(),
+        pid,
+        ..Default::default()
+    });
     drop(state);
     if let Some(code) = tasks.unclaimed.claim(pid as i32) {
         container.handle_exit(pid, code);

@@ -45,19 +45,15 @@ pub fn watch(pid: u32, on_oom: impl Fn() + Send + 'static) -> Result<()> {
         MemoryCgroup::V1(dir) => {
             let efd = register_v1(&dir)?;
             let control = dir.join("memory.oom_control");
-            let mut seen = oom_kills(&control);
             spawn(Box::new(move || {
+                // One event per notification, as containerd's runc shim
+                // sends them; the kernel notifies when the OOM begins,
+                // before its kill is counted, so the count cannot gate it.
                 while efd.read().is_ok() {
                     if !control.exists() {
                         break;
                     }
-                    // The eventfd fires on every OOM condition, several per
-                    // kill; the kernel's oom_kill count tells kills apart.
-                    let now = oom_kills(&control);
-                    if now > seen {
-                        on_oom();
-                    }
-                    seen = now;
+                    on_oom();
                 }
             }))
         }
@@ -102,7 +98,7 @@ fn register_v1(dir: &Path) -> Result<EventFd> {
     Ok(efd)
 }
 
-/// The `oom_kill` count of memory.events (v2) or memory.oom_control (v1).
+/// The `oom_kill` count of cgroup v2's memory.events.
 fn oom_kills(file: &Path) -> u64 {
     std::fs::read_to_string(file)
         .unwrap_or_default()

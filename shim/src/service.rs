@@ -79,8 +79,9 @@ impl containerd_shim::Shim for Service {
         self.exit.wait();
     }
 
-    fn create_task_service(&self, publisher: RemotePublisher) -> TaskService {
-        let events = EventQueue::start(publisher, self.namespace.clone());
+    /// containerd-shim's publisher is not used: see events.rs.
+    fn create_task_service(&self, _publisher: RemotePublisher) -> TaskService {
+        let events = EventQueue::start(self.namespace.clone());
         let tasks = Arc::new(Tasks::new(&self.namespace, events, self.exit.clone()));
         crate::exits::start_dispatcher(tasks.clone());
         TaskService { tasks }

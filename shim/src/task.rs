@@ -16,7 +16,6 @@ use containerd_shim::protos::events::task::{TaskPaused, TaskResumed};
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::{Message, MessageField};
 use containerd_shim::protos::shim::oci::ProcessDetails;
-use containerd_shim::protos::topics::{TASK_PAUSED_EVENT_TOPIC, TASK_RESUMED_EVENT_TOPIC};
 use containerd_shim::protos::types::task::{ProcessInfo, Status as TaskStatus};
 use containerd_shim::{ExitSignal, TtrpcContext, TtrpcResult};
 
@@ -190,7 +189,7 @@ impl TaskService {
                 container_id: id.into(),
                 ..Default::default()
             };
-            container.events.send(TASK_PAUSED_EVENT_TOPIC, event);
+            container.events.send(event);
         } else {
             container.runtime.resume(id)?;
             state.paused = false;
@@ -198,7 +197,7 @@ impl TaskService {
                 container_id: id.into(),
                 ..Default::default()
             };
-            container.events.send(TASK_RESUMED_EVENT_TOPIC, event);
+            container.events.send(event);
         }
         Ok(())
     }

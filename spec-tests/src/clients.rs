@@ -24,6 +24,32 @@ pub fn skiff_image_bin() -> PathBuf {
         .expect("build skiff-image (cargo build --release)")
 }
 
+/// `containerd-shim-skiff-v2` next to skiff-image (same target dir).
+pub fn shim_bin() -> PathBuf {
+    skiff_image_bin().with_file_name("containerd-shim-skiff-v2")
+}
+
+/// Live `containerd-shim-skiff-v2` processes serving task `id`.
+pub fn shim_pids(id: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            args.first()
+                .is_some_and(|a| a.ends_with(b"containerd-shim-skiff-v2"))
+                && args
+                    .windows(2)
+                    .any(|w| w[0] == b"-id" && w[1] == id.as_bytes())
+                && crate::leaks::pid_alive(*pid)
+        })
+        .collect()
+}
+
 /// A docker-archive of a busybox image named `name` (e.g. `skiff-test/bb:1`),
 /// written into `dir`; returns its path.
 pub fn busybox_archive(dir: &Path, name: &str) -> PathBuf {
@@ -175,7 +201,18 @@ impl Containerd {
         );
         std::fs::write(dir.path().join("config.toml"), config).expect("write config");
         let log = std::fs::File::create(dir.path().join("containerd.log")).expect("log");
+        // containerd finds runtime v2 shims on its PATH: ours first.
+        let shim_dir = shim_bin()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let path = format!(
+            "{}:{}",
+            shim_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let child = Command::new("containerd")
+            .env("PATH", path)
             .arg("--config")
             .arg(dir.path().join("config.toml"))
             .stdout(Stdio::null())
@@ -185,7 +222,7 @@ impl Containerd {
         let c = Containerd {
             child,
             dir,
-            namespace: format!("skt-{}", std::process::id()),
+            namespace: crate::tempdir::unique_name("skt"),
         };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while !c
@@ -239,6 +276,10 @@ impl Drop for Containerd {
             let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
         remove_empty_cgroups(&self.namespace);
+        // skiff's shim keeps skiff's state under /run/containerd/skiff/<ns>.
+        let skiff_root = Path::new("/run/containerd/skiff");
+        let _ = std::fs::remove_dir(skiff_root.join(&self.namespace));
+        let _ = std::fs::remove_dir(skiff_root);
     }
 }
 

@@ -1,0 +1,466 @@
+//! containerd with skiff's own shim: `ctr run --runtime
+//! io.containerd.skiff.v2`, the shim found on containerd's PATH and told
+//! which skiff to run by a runtime config file (`--runtime-config-path`,
+//! what the CRI plugin sends too). The scenarios of the runc-shim test,
+//! plus stdin and CloseIO, events in order, the runtime's error text, a
+//! runtime that crashes mid-create, a shim killed with SIGKILL, and
+//! `-info`; every one checks that nothing is left behind.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use spec_tests::clients::{busybox_archive, require, run, shim_bin, shim_pids, Containerd};
+use spec_tests::leaks::{cgroups_named, mounts_under, wait_pid_gone};
+use spec_tests::{Out, Runtime, TempDir};
+
+const IMAGE: &str = "docker.io/skiff-test/bb:1";
+const RUNTIME: &str = "io.containerd.skiff.v2";
+
+struct Setup {
+    rt: Runtime,
+    work: TempDir,
+    cd: Containerd,
+    config: PathBuf,
+}
+
+fn setup() -> Setup {
+    require("containerd", "containerd");
+    require("ctr", "containerd");
+    assert!(shim_bin().exists(), "build the shim: cargo build --release");
+    let rt = Runtime::new();
+    let work = TempDir::new("skt-shim");
+    let archive = busybox_archive(work.path(), "skiff-test/bb:1");
+    let cd = Containerd::start();
+    run(
+        &rt,
+        cd.ctr(&["images", "import", archive.to_str().unwrap()]),
+        120,
+    )
+    .expect_ok();
+    let config = work.path().join("skiff.toml");
+    std::fs::write(&config, format!("BinaryName = {:?}\n", rt.bin()))
+        .expect("write the runtime config");
+    Setup {
+        rt,
+        work,
+        cd,
+        config,
+    }
+}
+
+impl Setup {
+    fn id(&self, tag: &str) -> String {
+        spec_tests::tempdir::unique_name(&format!("skt-{tag}"))
+    }
+
+    /// `ctr run --runtime skiff's shim ARGS` (ARGS: flags, then image, id, command).
+    fn ctr_run(&self, args: &[&str]) -> Command {
+        let config = self.config.to_string_lossy().into_owned();
+        let mut all = vec![
+            "run",
+            "--runtime",
+            RUNTIME,
+            "--runtime-config-path",
+            &config,
+        ];
+        all.extend_from_slice(args);
+        self.cd.ctr(&all)
+    }
+
+    fn ctr(&self, args: &[&str], secs: u64) -> Out {
+        run(&self.rt, self.cd.ctr(args), secs)
+    }
+
+    fn task_status(&self, id: &str) -> Option<String> {
+        let ls = self.ctr(&["task", "ls"], 30);
+        ls.stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .and_then(|l| l.split_whitespace().nth(2).map(str::to_owned))
+    }
+
+    fn wait_status(&self, id: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.task_status(id).as_deref() != Some(want) {
+            assert!(
+                Instant::now() < deadline,
+                "task {id} never became {want}: {:?}",
+                self.task_status(id)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn remove(&self, id: &str) {
+        self.ctr(&["task", "kill", "-s", "SIGKILL", id], 30);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.task_status(id).is_some_and(|s| s != "STOPPED") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.ctr(&["task", "delete", id], 30);
+        self.ctr(&["container", "delete", id], 30).expect_ok();
+        self.assert_gone(id);
+    }
+
+    /// Nothing of task `id` is left: its skiff state, a mount of its
+    /// rootfs, its cgroups, its shim.
+    #[track_caller]
+    fn assert_gone(&self, id: &str) {
+        let state = Path::new("/run/containerd/skiff")
+            .join(&self.cd.namespace)
+            .join(id);
+        assert!(
+            !state.exists(),
+            "skiff state {} is left behind",
+            state.display()
+        );
+        let mounts: Vec<String> = mounts_under(self.cd.dir.path())
+            .into_iter()
+            .filter(|m| m.contains(id))
+            .collect();
+        assert!(
+            mounts.is_empty(),
+            "mounts of {id} are left behind: {mounts:?}"
+        );
+        let cgroups = cgroups_named(id);
+        assert!(
+            cgroups.is_empty(),
+            "cgroups of {id} are left behind: {cgroups:?}"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !shim_pids(id).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            shim_pids(id).is_empty(),
+            "the shim of {id} is still running"
+        );
+    }
+}
+
+#[test]
+fn skiff_shim_runs_tasks() {
+    let s = setup();
+    // Run to completion: output and exit code come back through the shim.
+    let once = s.id("once");
+    let out = run(
+        &s.rt,
+        s.ctr_run(&[
+            "--rm",
+            IMAGE,
+            &once,
+            "sh",
+            "-c",
+            "echo hi; echo err >&2; exit 3",
+        ]),
+        120,
+    );
+    assert_eq!(out.code, 3, "{out}");
+    assert_eq!(out.stdout, "hi\n", "{out}");
+    assert!(out.stderr.contains("err"), "{out}");
+    s.assert_gone(&once);
+
+    // stdin through the shim, and EOF (CloseIO) when the client's ends.
+    let cat = s.id("cat");
+    let line = format!(
+        "printf 'line one\\nline two\\n' | {}",
+        spec_tests::console::shell_line(&s.ctr_run(&["--rm", IMAGE, &cat, "cat"]))
+    );
+    let mut piped = Command::new("sh");
+    piped.args(["-c", &line]);
+    let out = run(&s.rt, piped, 60);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.stdout, "line one\nline two\n", "{out}");
+    s.assert_gone(&cat);
+
+    // Detached, then exec, exec -t, ps, pause/resume, metrics, kill, delete.
+    let bg = s.id("bg");
+    run(&s.rt, s.ctr_run(&["-d", IMAGE, &bg, "sleep", "100"]), 120).expect_ok();
+    s.wait_status(&bg, "RUNNING");
+    let out = s.ctr(
+        &[
+            "task",
+            "exec",
+            "--exec-id",
+            "e1",
+            &bg,
+            "sh",
+            "-c",
+            "echo exec-ok; exit 4",
+        ],
+        60,
+    );
+    assert_eq!(out.code, 4, "{out}");
+    assert_eq!(out.stdout, "exec-ok\n", "{out}");
+    let tty_cmd =
+        s.cd.ctr(&["task", "exec", "-t", "--exec-id", "e2", &bg, "tty"]);
+    let line = spec_tests::console::shell_line(&tty_cmd);
+    let out = spec_tests::console::under_script(&line, Duration::from_secs(60));
+    assert!(out.stdout.contains("/dev/pts/"), "exec -t: {out}");
+    let ps = s.ctr(&["task", "ps", &bg], 30);
+    ps.expect_ok();
+    let init_pid = s
+        .ctr(&["task", "ls"], 30)
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&bg))
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        .expect("init pid in task ls");
+    assert!(ps.stdout.lines().any(|l| l.starts_with(&init_pid)), "{ps}");
+    s.ctr(&["task", "pause", &bg], 30).expect_ok();
+    s.wait_status(&bg, "PAUSED");
+    let frozen = s.ctr(&["task", "exec", "--exec-id", "e3", &bg, "true"], 30);
+    assert_ne!(
+        frozen.code, 0,
+        "exec into a paused task must fail: {frozen}"
+    );
+    s.ctr(&["task", "resume", &bg], 30).expect_ok();
+    s.wait_status(&bg, "RUNNING");
+    let metrics = s.ctr(&["task", "metrics", &bg], 30);
+    metrics.expect_ok();
+    assert!(
+        metrics.stdout.contains("memory.usage_in_bytes"),
+        "{metrics}"
+    );
+    assert!(metrics.stdout.contains("pids.current"), "{metrics}");
+    s.ctr(&["task", "kill", "-s", "SIGKILL", &bg], 30)
+        .expect_ok();
+    s.wait_status(&bg, "STOPPED");
+    s.ctr(&["task", "delete", &bg], 30).expect_ok();
+    s.ctr(&["container", "delete", &bg], 30).expect_ok();
+    s.assert_gone(&bg);
+    assert!(wait_pid_gone(
+        init_pid.parse().unwrap(),
+        Duration::from_secs(5)
+    ));
+}
+
+/// The topics `ctr events` printed for task `id`, in order.
+fn topics_of(events: &str, id: &str) -> Vec<String> {
+    events
+        .lines()
+        .filter(|l| l.contains(&format!("\"container_id\":\"{id}\"")))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("/tasks/"))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn events_come_in_order_and_oom_is_reported() {
+    let s = setup();
+    let events_out = s.work.path().join("events");
+    let mut events =
+        s.cd.ctr(&["events"])
+            .stdout(std::fs::File::create(&events_out).expect("events file"))
+            .spawn()
+            .expect("ctr events");
+    std::thread::sleep(Duration::from_millis(300));
+    let ev = s.id("ev");
+    run(&s.rt, s.ctr_run(&["-d", IMAGE, &ev, "sleep", "100"]), 120).expect_ok();
+    s.wait_status(&ev, "RUNNING");
+    let out = s.ctr(&["task", "exec", "--exec-id", "x1", &ev, "true"], 60);
+    out.expect_ok();
+    s.remove(&ev);
+
+    let oom = s.id("oom");
+    let out = run(
+        &s.rt,
+        s.ctr_run(&[
+            "--rm",
+            "--memory-limit",
+            "16777216",
+            IMAGE,
+            &oom,
+            "sh",
+            "-c",
+            "x=$(head -c 64000000 /dev/zero | tr '\\0' x); echo survived",
+        ]),
+        120,
+    );
+    assert!(!out.stdout.contains("survived"), "{out}");
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = events.kill();
+    let _ = events.wait();
+    let seen = std::fs::read_to_string(&events_out).unwrap_or_default();
+    assert_eq!(
+        topics_of(&seen, &ev),
+        [
+            "/tasks/create",
+            "/tasks/start",
+            "/tasks/exec-added",
+            "/tasks/exec-started",
+            "/tasks/exit",
+            "/tasks/exit",
+            "/tasks/delete"
+        ],
+        "{seen}"
+    );
+    let oom_topics = topics_of(&seen, &oom);
+    assert!(
+        oom_topics.iter().any(|t| t == "/tasks/oom"),
+        "no OOM event: {seen}"
+    );
+    let oom_at = oom_topics
+        .iter()
+        .position(|t| t == "/tasks/oom")
+        .unwrap_or(0);
+    let exit_at = oom_topics
+        .iter()
+        .position(|t| t == "/tasks/exit")
+        .unwrap_or(0);
+    assert!(oom_at < exit_at, "OOM after exit: {oom_topics:?}");
+    s.assert_gone(&oom);
+}
+
+#[test]
+fn a_bad_bundle_fails_with_skiffs_own_error() {
+    let s = setup();
+    let bad = s.id("bad");
+    let missing = s.work.path().join("no-such-source");
+    let mount = format!("type=bind,src={},dst=/x,options=rbind", missing.display());
+    let out = run(
+        &s.rt,
+        s.ctr_run(&["--rm", "--mount", &mount, IMAGE, &bad, "true"]),
+        120,
+    );
+    out.expect_fail();
+    let err = out.last_err_line();
+    assert!(err.contains("skiff create failed"), "{out}");
+    assert!(
+        err.contains("no-such-source"),
+        "the error names the mount: {out}"
+    );
+    assert!(!err.contains("exit status 1"), "{out}");
+    s.ctr(&["container", "delete", &bad], 30);
+    s.assert_gone(&bad);
+}
+
+#[test]
+fn a_runtime_crash_mid_create_leaves_nothing() {
+    let s = setup();
+    // A runtime that makes the container, then dies before it can answer.
+    let wrapper = s.work.path().join("crashing-skiff");
+    let script = format!(
+        "#!/bin/sh\ncase \" $* \" in *\" create \"*) {skiff:?} \"$@\"; kill -9 $$;; esac\nexec {skiff:?} \"$@\"\n",
+        skiff = s.rt.bin()
+    );
+    std::fs::write(&wrapper, script).expect("write the wrapper");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let config = s.work.path().join("crashing.toml");
+    std::fs::write(&config, format!("BinaryName = {wrapper:?}\n")).expect("write the config");
+    let id = s.id("crash");
+    let config = config.to_string_lossy().into_owned();
+    let out = run(
+        &s.rt,
+        s.cd.ctr(&[
+            "run",
+            "--rm",
+            "--runtime",
+            RUNTIME,
+            "--runtime-config-path",
+            &config,
+            IMAGE,
+            &id,
+            "sleep",
+            "100",
+        ]),
+        120,
+    );
+    out.expect_fail();
+    assert!(
+        out.last_err_line()
+            .contains("skiff create failed: killed by signal 9"),
+        "{out}"
+    );
+    s.ctr(&["container", "delete", &id], 30);
+    s.assert_gone(&id);
+    let procs = Command::new("pgrep")
+        .args(["-f", "^sleep 100$"])
+        .output()
+        .expect("pgrep");
+    let left: Vec<i32> = String::from_utf8_lossy(&procs.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .filter(|&pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(&id))
+        })
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the container's process survived: {left:?}"
+    );
+}
+
+#[test]
+fn a_killed_shim_is_cleaned_up_by_containerd() {
+    let s = setup();
+    let id = s.id("k9");
+    run(&s.rt, s.ctr_run(&["-d", IMAGE, &id, "sleep", "100"]), 120).expect_ok();
+    s.wait_status(&id, "RUNNING");
+    let shims = shim_pids(&id);
+    assert_eq!(shims.len(), 1, "one shim per container: {shims:?}");
+    let init: i32 = s
+        .ctr(&["task", "ls"], 30)
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .expect("init pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shims[0]),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the shim");
+    // containerd sees the shim go and runs `containerd-shim-skiff-v2 delete`.
+    assert!(
+        wait_pid_gone(init, Duration::from_secs(20)),
+        "the container outlived its shim's cleanup"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.task_status(&id).is_some() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.ctr(&["task", "delete", &id], 30);
+    s.ctr(&["container", "delete", &id], 30).expect_ok();
+    s.assert_gone(&id);
+}
+
+#[test]
+fn info_reports_skiffs_features() {
+    // containerd 2 asks `-info` before it starts any shim.
+    let out = Command::new(shim_bin())
+        .arg("-info")
+        .env(
+            "PATH",
+            format!(
+                "{}:/usr/bin:/bin",
+                Runtime::new().bin().parent().unwrap().display()
+            ),
+        )
+        .output()
+        .expect("run the shim");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(RUNTIME), "{text}");
+    assert!(
+        text.contains("ociVersionMin"),
+        "the features JSON is carried: {text}"
+    );
+    let version = Command::new(shim_bin())
+        .arg("-v")
+        .output()
+        .expect("run the shim");
+    assert!(String::from_utf8_lossy(&version.stdout).contains("Version:"));
+}
