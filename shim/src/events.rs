@@ -125,8 +125,7 @@ impl EventQueue {
 }
 
 fn connect() -> Result<EventsClient, String> {
-    let address =
-        std::env::var("TTRPC_ADDRESS").map_err(|e| format!("TTRPC_ADDRESS: {e}"))?;
+    let address = std::env::var("TTRPC_ADDRESS").map_err(|e| format!("TTRPC_ADDRESS: {e}"))?;
     let fd = containerd_shim::util::connect(&address).map_err(|e| format!("{address}: {e}"))?;
     let client = ttrpc::Client::new(fd).map_err(|e| format!("{address}: {e}"))?;
     Ok(EventsClient::new(client))

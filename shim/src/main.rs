@@ -16,6 +16,7 @@ mod exec;
 mod exits;
 mod info;
 mod metrics;
+mod metrics_v2;
 mod oom;
 mod options;
 mod process;

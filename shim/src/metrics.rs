@@ -1,8 +1,9 @@
 //! Task stats: the "data" of `skiff events --stats` (runc's types.Stats
-//! JSON) as containerd's cgroups v1 metrics message
-//! (`io.containerd.cgroups.v1.Metrics`, containerd/cgroups
-//! stats/v1/metrics.proto), which `ctr task metrics` and the CRI plugin
-//! decode.
+//! JSON) as the metrics message containerd decodes for the host's cgroup
+//! mode, as its runc shim sends them: `io.containerd.cgroups.v1.Metrics`
+//! (containerd/cgroups stats/v1/metrics.proto) where the controllers are
+//! cgroup v1 (hybrid hosts included), `io.containerd.cgroups.v2.Metrics`
+//! on unified hosts (metrics_v2.rs).
 
 use containerd_shim::protos::cgroups::metrics::{
     BlkIOEntry, BlkIOStat, CPUStat, CPUUsage, HugetlbStat, MemoryEntry, MemoryStat, Metrics,
@@ -18,14 +19,27 @@ pub const V1_METRICS_TYPE: &str = "io.containerd.cgroups.v1.Metrics";
 
 /// The stats as the Any a StatsResponse carries.
 pub fn metrics_any(stats: &Value) -> Result<Any> {
-    let value = v1_metrics(stats)
-        .write_to_bytes()
-        .map_err(|e| ShimError::invalid("metrics", e))?;
+    let (type_url, value) = if unified_host() {
+        (
+            crate::metrics_v2::V2_METRICS_TYPE,
+            crate::metrics_v2::v2_metrics(stats),
+        )
+    } else {
+        let v1 = v1_metrics(stats)
+            .write_to_bytes()
+            .map_err(|e| ShimError::invalid("metrics", e))?;
+        (V1_METRICS_TYPE, v1)
+    };
     Ok(Any {
-        type_url: V1_METRICS_TYPE.into(),
+        type_url: type_url.into(),
         value,
         ..Default::default()
     })
+}
+
+/// A cgroup v2 only host has cgroup2 itself at /sys/fs/cgroup.
+fn unified_host() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
 fn u(v: &Value, key: &str) -> u64 {
@@ -205,7 +219,9 @@ mod tests {
         assert_eq!(m.blkio.io_service_bytes_recursive[0].value, 10);
         assert_eq!(m.hugetlb[0].pagesize, "2MB");
         let any = metrics_any(&stats).unwrap();
-        assert_eq!(any.type_url, V1_METRICS_TYPE);
-        assert_eq!(Metrics::parse_from_bytes(&any.value).unwrap(), m);
+        if !unified_host() {
+            assert_eq!(any.type_url, V1_METRICS_TYPE);
+            assert_eq!(Metrics::parse_from_bytes(&any.value).unwrap(), m);
+        }
     }
 }
