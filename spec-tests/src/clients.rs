@@ -92,6 +92,57 @@ pub fn busybox_archive(dir: &Path, name: &str) -> PathBuf {
     archive
 }
 
+/// A docker-archive of an image named `name` with `layers` layers: the
+/// host's busybox, then one layer per file `/layers/N`. Made with tar and
+/// sha256sum only, so it does not depend on the code under test.
+pub fn many_layer_archive(dir: &Path, name: &str, layers: usize) -> PathBuf {
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .args(["-ec", script])
+            .current_dir(dir)
+            .output()
+            .expect("sh");
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    sh("rm -rf ml && mkdir -p ml/out ml/l0/bin && cp /bin/busybox ml/l0/bin/ && ln -s busybox ml/l0/bin/sh && ln -s busybox ml/l0/bin/ls && ln -s busybox ml/l0/bin/cat");
+    let mut diff_ids = Vec::new();
+    let mut entries = Vec::new();
+    for i in 0..layers {
+        if i > 0 {
+            sh(&format!(
+                "mkdir -p ml/l{i}/layers && echo {i} > ml/l{i}/layers/{i}"
+            ));
+        }
+        let digest = sh(&format!(
+            "tar --sort=name --mtime=@0 --owner=0 --group=0 -C ml/l{i} -cf ml/layer.tar . && sha256sum ml/layer.tar | cut -d' ' -f1"
+        ));
+        sh(&format!(
+            "mkdir -p ml/out/{digest} && mv ml/layer.tar ml/out/{digest}/layer.tar"
+        ));
+        diff_ids.push(format!("\"sha256:{digest}\""));
+        entries.push(format!("\"{digest}/layer.tar\""));
+    }
+    let config = format!(
+        "{{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{{\"Cmd\":[\"/bin/sh\"]}},\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[{}]}}}}",
+        diff_ids.join(",")
+    );
+    std::fs::write(dir.join("ml/config.json"), &config).expect("write config");
+    let config_digest = sh("sha256sum ml/config.json | cut -d' ' -f1");
+    sh(&format!("mv ml/config.json ml/out/{config_digest}.json"));
+    let manifest = format!(
+        "[{{\"Config\":\"{config_digest}.json\",\"RepoTags\":[\"{name}\"],\"Layers\":[{}]}}]",
+        entries.join(",")
+    );
+    std::fs::write(dir.join("ml/out/manifest.json"), manifest).expect("write manifest");
+    sh("tar -C ml/out -cf many.tar . && rm -rf ml");
+    dir.join("many.tar")
+}
+
 /// Fails the test (with the install hint) when `tool` is missing; under
 /// CI=true a missing peer is an error, never a skip.
 pub fn require(tool: &str, package: &str) {

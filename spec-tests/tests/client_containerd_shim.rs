@@ -434,6 +434,32 @@ fn a_killed_shim_is_cleaned_up_by_containerd() {
 }
 
 #[test]
+fn a_rootfs_of_more_layers_than_one_mount_page_holds() {
+    let s = setup();
+    // 70 snapshot paths of ~90 bytes each overflow mount(2)'s one page.
+    let archive = spec_tests::clients::many_layer_archive(s.work.path(), "skiff-test/many:1", 70);
+    s.ctr(&["images", "import", archive.to_str().unwrap()], 300)
+        .expect_ok();
+    let id = s.id("many");
+    let out = run(
+        &s.rt,
+        s.ctr_run(&[
+            "--rm",
+            "docker.io/skiff-test/many:1",
+            &id,
+            "sh",
+            "-c",
+            "ls /layers | wc -l; cat /layers/1 /layers/69",
+        ]),
+        120,
+    );
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.stdout, "69\n1\n69\n", "{out}");
+    s.ctr(&["images", "rm", "docker.io/skiff-test/many:1"], 60);
+    s.assert_gone(&id);
+}
+
+#[test]
 fn info_reports_skiffs_features() {
     // containerd 2 asks `-info` before it starts any shim.
     let out = Command::new(shim_bin())
