@@ -284,6 +284,99 @@ fn bad_input_is_one_line_and_leaves_nothing() {
     assert!(mounts_under(&bundle).is_empty() && !bundle.exists());
 }
 
+#[test]
+fn bundle_dirs_that_are_not_ours_are_never_merged_hidden_or_deleted() {
+    let tmp = Tmp::new("bundle-dirs");
+    let root = tmp.join("store");
+    import_test_image(&root, tmp.path(), "test/bb:1");
+    // A directory that already holds a rootfs: refused, its files untouched,
+    // also when the unpack would have failed later (an unknown user).
+    let mine = tmp.join("mine");
+    std::fs::create_dir_all(mine.join("rootfs")).unwrap();
+    std::fs::write(mine.join("rootfs/keep"), "mine").unwrap();
+    std::fs::write(mine.join("notes"), "mine too").unwrap();
+    for args in [
+        &["unpack", "test/bb:1"][..],
+        &["unpack", "--copy", "test/bb:1"],
+        &["unpack", "-u", "ghost", "test/bb:1"],
+    ] {
+        let mut args = args.to_vec();
+        args.push(mine.to_str().unwrap());
+        let err = fails(&root, &args);
+        assert!(err.contains("already exists"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(mine.join("rootfs/keep")).unwrap(),
+            "mine"
+        );
+        assert!(mounts_under(&mine).is_empty());
+        assert!(!mine.join("config.json").exists());
+    }
+    // rm-bundle of a directory unpack did not make: refused, nothing deleted.
+    let err = fails(&root, &["rm-bundle", mine.to_str().unwrap()]);
+    assert!(err.contains("not made by skiff-image unpack"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(mine.join("notes")).unwrap(),
+        "mine too"
+    );
+    // A bundle in a directory with the caller's other files: rm-bundle takes
+    // only what unpack made.
+    let shared = tmp.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(shared.join("notes"), "keep").unwrap();
+    ok(&root, &["unpack", "test/bb:1", shared.to_str().unwrap()]);
+    ok(&root, &["rm-bundle", shared.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(shared.join("notes")).unwrap(),
+        "keep"
+    );
+    assert!(!shared.join("rootfs").exists() && !shared.join("config.json").exists());
+    // Inside the store (gc would delete it), or around it (rm-bundle would).
+    for inside in [
+        root.join("oci"),
+        root.join("layers/x"),
+        root.join("new-dir"),
+    ] {
+        let err = fails(&root, &["unpack", "test/bb:1", inside.to_str().unwrap()]);
+        assert!(err.contains("inside the store"), "{err}");
+    }
+    let err = fails(
+        &root,
+        &["unpack", "test/bb:1", tmp.path().to_str().unwrap()],
+    );
+    assert!(err.contains("is inside it"), "{err}");
+    assert!(!root.join("oci/config.json").exists() && !root.join("oci/rootfs").exists());
+}
+
+#[test]
+fn a_layer_past_the_operators_size_cap_is_refused_and_leaves_nothing() {
+    let tmp = Tmp::new("bundle-cap");
+    let root = tmp.join("store");
+    import_test_image(&root, tmp.path(), "test/bb:1");
+    let bundle = tmp.join("bundle");
+    // busybox alone is over 1 MiB of file data.
+    let env = [("SKIFF_MAX_LAYER_SIZE", "1m".to_string())];
+    let err = fails_env(
+        &root,
+        &env,
+        &["unpack", "test/bb:1", bundle.to_str().unwrap()],
+    );
+    assert!(err.contains("exceeds the limit of 1048576 bytes"), "{err}");
+    assert!(
+        layer_dirs(&root).is_empty(),
+        "a refused layer is in the store"
+    );
+    // Lock files stay by design (unlinking a lock file races its next user).
+    let tmp_left: Vec<_> = std::fs::read_dir(root.join("tmp"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    let tmp_left: Vec<_> = tmp_left
+        .into_iter()
+        .filter(|n| !n.to_string_lossy().ends_with(".lock"))
+        .collect();
+    assert!(tmp_left.is_empty(), "{tmp_left:?}");
+    assert!(!bundle.join("config.json").exists() && mounts_under(&bundle).is_empty());
+}
+
 fn unique_id(tag: &str) -> String {
     format!("skiff-image-test-{tag}-{}", std::process::id())
 }

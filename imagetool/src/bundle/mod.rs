@@ -79,13 +79,11 @@ pub(crate) fn create_bundle_with(
     api: MountApi,
 ) -> Result<()> {
     let (_, config) = image::read_manifest(store_root, manifest_digest)?;
+    let bundle = std::path::absolute(bundle).with_context(|| format!("resolve {bundle:?}"))?;
+    check_bundle_dir(store_root, &bundle)?;
     // Held until the bundle is recorded: gc must not take the layers in between.
     let _layers_in_use = crate::lock::lock_shared(&store_root.join(crate::gc::LAYERS_LOCK))?;
     let layers = ensure_layers(store_root, manifest_digest)?;
-    if bundle.join("config.json").exists() || bundle.join(RECORD).exists() {
-        bail!("create bundle {bundle:?}: a bundle already exists there");
-    }
-    let bundle = std::path::absolute(bundle).with_context(|| format!("resolve {bundle:?}"))?;
     let existed = bundle.exists();
     let rootfs = bundle.join("rootfs");
     std::fs::create_dir_all(&rootfs).with_context(|| format!("create {rootfs:?}"))?;
@@ -134,9 +132,51 @@ pub(crate) fn create_bundle_with(
                 let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
             }
         } else {
-            let _ = remove_bundle(&bundle);
+            let _ = remove_made_bundle(&bundle);
         }
         return Err(e.context(format!("create bundle {bundle:?} from {manifest_digest}")));
+    }
+    Ok(())
+}
+
+/// A bundle goes into a new or empty-of-ours directory outside the store:
+/// anything unpack would make there already (a rootfs, a config.json) is the
+/// caller's and must not be merged into, hidden under a mount or removed on
+/// failure; a bundle inside the store (or a store inside the bundle) would
+/// have gc or rm-bundle delete the other.
+fn check_bundle_dir(store_root: &Path, bundle: &Path) -> Result<()> {
+    for name in OWNED {
+        let p = bundle.join(name);
+        if p.symlink_metadata().is_ok() {
+            bail!("create bundle {bundle:?}: {p:?} already exists (unpack into a new or empty directory)");
+        }
+    }
+    let resolved = |p: &Path| {
+        let mut probe = p.to_path_buf();
+        let mut rest = Vec::new();
+        // The bundle may not exist yet: canonicalise its nearest ancestor.
+        loop {
+            if let Ok(real) = probe.canonicalize() {
+                return rest
+                    .iter()
+                    .rev()
+                    .fold(real, |acc: PathBuf, c: &std::ffi::OsString| acc.join(c));
+            }
+            match (probe.file_name().map(|n| n.to_os_string()), probe.parent()) {
+                (Some(name), Some(parent)) => {
+                    rest.push(name);
+                    probe = parent.to_path_buf();
+                }
+                _ => return p.to_path_buf(),
+            }
+        }
+    };
+    let (store, target) = (resolved(store_root), resolved(bundle));
+    if target.starts_with(&store) {
+        bail!("create bundle {bundle:?}: it is inside the store {store_root:?}");
+    }
+    if store.starts_with(&target) {
+        bail!("create bundle {bundle:?}: the store {store_root:?} is inside it");
     }
     Ok(())
 }
@@ -269,15 +309,37 @@ pub fn unmount_bundle(bundle: &Path) -> Result<()> {
     mount::unmount(&bundle.join("rootfs"))
 }
 
-/// Unmounts and deletes the bundle and its record in the store.
+/// Unmounts and deletes what unpack made in the bundle and its record in the
+/// store; the directory itself goes only if nothing else is left in it. A
+/// directory without a bundle record is not a bundle and is left alone.
 pub fn remove_bundle(bundle: &Path) -> Result<()> {
+    if read_record(bundle)?.is_none() {
+        if !bundle.exists() {
+            return Ok(());
+        }
+        bail!("remove bundle {bundle:?}: no {RECORD} (not made by skiff-image unpack); refusing to delete it");
+    }
+    remove_made_bundle(bundle)
+}
+
+fn remove_made_bundle(bundle: &Path) -> Result<()> {
     unmount_bundle(bundle)?;
     remove_record(bundle)?;
-    match std::fs::remove_dir_all(bundle) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("remove {bundle:?}"))
-        }
-        _ => Ok(()),
+    for name in OWNED {
+        let p = bundle.join(name);
+        let removed = match p.symlink_metadata() {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&p),
+            Ok(_) => std::fs::remove_file(&p),
+            Err(_) => Ok(()),
+        };
+        removed.with_context(|| format!("remove {p:?}"))?;
+    }
+    match std::fs::remove_dir(bundle) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        // The caller's own files stay, and so does the directory.
+        Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("remove {bundle:?}")),
+        Ok(()) => Ok(()),
     }
 }
 

@@ -109,6 +109,19 @@ fn lock_layer(tmp_root: &Path, dir: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// The operator's cap on one layer's extracted file data (`SKIFF_MAX_LAYER_SIZE`, e.g.
+/// `20g`), against tar bombs; unset means no cap, as docker and umoci have none.
+pub const MAX_LAYER_SIZE_ENV: &str = "SKIFF_MAX_LAYER_SIZE";
+
+fn max_layer_size() -> Result<Option<u64>> {
+    match std::env::var(MAX_LAYER_SIZE_ENV) {
+        Ok(v) if !v.trim().is_empty() => crate::bundle::parse_size(&v)
+            .map(Some)
+            .with_context(|| format!("${MAX_LAYER_SIZE_ENV}")),
+        _ => Ok(None),
+    }
+}
+
 /// Extracts the pending layers into their temp dirs, as many at once as there are CPUs.
 fn extract_pending(
     root: &Path,
@@ -119,7 +132,7 @@ fn extract_pending(
 ) -> Result<Vec<ExtractStats>> {
     let opts = ExtractOptions {
         rootless: !sys::is_root(),
-        max_bytes: None,
+        max_bytes: max_layer_size()?,
     };
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
