@@ -71,7 +71,8 @@ fn import_test_image(root: &Path, dir: &Path, name: &str) {
     b.append_path_with_name("/bin/busybox", "bin/busybox")
         .unwrap();
     for applet in [
-        "sh", "id", "pwd", "hostname", "grep", "cat", "echo", "readlink", "ls",
+        "sh", "id", "pwd", "hostname", "grep", "cat", "echo", "readlink", "ls", "wc", "cut",
+        "unshare", "true", "stat",
     ] {
         let mut h = header(tar::EntryType::Symlink, 0, 0o777);
         b.append_link(&mut h, format!("bin/{applet}"), "busybox")
@@ -216,6 +217,180 @@ fn docker_run_options_are_observed_inside() {
     assert_eq!(std::fs::read_to_string(ro.join("f")).unwrap(), "host");
     ok(&root, &["rm-bundle", bundle.to_str().unwrap()]);
     assert!(mounts_under(&bundle).is_empty());
+}
+
+/// `key=value` lines the container printed.
+fn printed(out: &str, key: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in:\n{out}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn limits_defaults_and_networks_are_enforced_inside() {
+    let tmp = Tmp::new("bundle-defaults");
+    let root = tmp.join("store");
+    import_test_image(&root, tmp.path(), "test/bb:1");
+    let bundle = tmp.join("bundle");
+    // cg CONTROLLER FILE: the container's own cgroup file of a v1
+    // controller, whether or not its hierarchy is shared (cpu,cpuacct).
+    let script = "cg() { p=$(grep -E \":([^:]*,)?$1(,[^:]*)?:\" /proc/self/cgroup | cut -d: -f3); \
+          cat /sys/fs/cgroup/$1$p/$2; }; \
+        echo mem=$(cg memory memory.limit_in_bytes); echo pids=$(cg pids pids.max); \
+        echo quota=$(cg cpu cpu.cfs_quota_us); echo nics=$(ls /sys/class/net); \
+        echo masked=$(wc -c < /proc/interrupts); (echo x > /proc/sys/kernel/domainname) 2>/dev/null || echo procsys=ro; \
+        for m in '/dev/pts devpts' '/dev/shm tmpfs' '/dev/mqueue mqueue' '/sys sysfs' '/proc proc'; do \
+          grep -q \" $m \" /proc/mounts && echo mount=\"$m\"; done; \
+        unshare -U true 2>/dev/null && echo unshare=allowed || echo unshare=denied; \
+        echo resolv=$(grep nameserver /etc/resolv.conf)";
+    ok(
+        &root,
+        &[
+            "unpack",
+            "--memory",
+            "64m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "50",
+            "test/bb:1",
+            bundle.to_str().unwrap(),
+            script,
+        ],
+    );
+    let (code, out, err) = run_bundle(&tmp.join("state"), &bundle, &unique_id("defaults"));
+    assert_eq!(code, 0, "{err}\n{out}");
+    assert_eq!(printed(&out, "mem"), (64u64 << 20).to_string(), "{out}");
+    assert_eq!(printed(&out, "pids"), "50", "{out}");
+    assert_eq!(printed(&out, "quota"), "50000", "{out}");
+    assert_eq!(
+        printed(&out, "nics"),
+        "lo",
+        "--net none is the default: {out}"
+    );
+    assert_eq!(printed(&out, "masked"), "0", "masked /proc/interrupts: {out}");
+    assert_eq!(printed(&out, "procsys"), "ro", "{out}");
+    for m in [
+        "/dev/pts devpts",
+        "/dev/shm tmpfs",
+        "/dev/mqueue mqueue",
+        "/sys sysfs",
+        "/proc proc",
+    ] {
+        assert!(
+            out.lines().any(|l| l == format!("mount={m}")),
+            "no {m}: {out}"
+        );
+    }
+    assert_eq!(
+        printed(&out, "unshare"),
+        "denied",
+        "the default seccomp profile: {out}"
+    );
+    // Without --dns: the host's resolvers that work off its loopback.
+    let host: Vec<String> = std::fs::read_to_string("/etc/resolv.conf")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("nameserver") && !l.contains(" 127.") && !l.contains(" ::1"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    if !host.is_empty() {
+        assert_eq!(printed(&out, "resolv"), host.join(" "), "{out}");
+    }
+    // It is the profile that denies unshare: without it, the same process may.
+    let config_path = bundle.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    config["linux"].as_object_mut().unwrap().remove("seccomp");
+    std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let (code, out, err) = run_bundle(&tmp.join("state"), &bundle, &unique_id("noseccomp"));
+    assert_eq!(code, 0, "{err}\n{out}");
+    assert_eq!(printed(&out, "unshare"), "allowed", "{out}");
+    ok(&root, &["rm-bundle", bundle.to_str().unwrap()]);
+
+    // --net PATH joins that network namespace.
+    let netns = unique_id("netns");
+    let st = Command::new("ip")
+        .args(["netns", "add", &netns])
+        .status()
+        .expect("ip netns");
+    assert!(st.success(), "ip netns add");
+    let ns_path = format!("/run/netns/{netns}");
+    let script = "readlink /proc/self/ns/net";
+    let result = std::panic::catch_unwind(|| {
+        ok(
+            &root,
+            &[
+                "unpack",
+                "--net",
+                &ns_path,
+                "test/bb:1",
+                bundle.to_str().unwrap(),
+                "-c",
+                script,
+            ],
+        );
+        let (code, out, err) = run_bundle(&tmp.join("state"), &bundle, &unique_id("netpath"));
+        assert_eq!(code, 0, "{err}\n{out}");
+        let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&ns_path).unwrap());
+        assert_eq!(out.trim(), format!("net:[{ino}]"), "--net {ns_path}");
+        ok(&root, &["rm-bundle", bundle.to_str().unwrap()]);
+    });
+    let _ = Command::new("ip")
+        .args(["netns", "delete", &netns])
+        .status();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn images_sharing_a_base_share_its_layer_dir() {
+    let tmp = Tmp::new("bundle-share");
+    let root = tmp.join("store");
+    import_test_image(&root, tmp.path(), "test/bb:1");
+    // A second image of the same layer (a different config): one layer dir.
+    let tar = tmp.join("image-rootfs.tar");
+    ok(
+        &root,
+        &[
+            "import",
+            "--change",
+            "ENV OTHER=1",
+            tar.to_str().unwrap(),
+            "test/bb:2",
+        ],
+    );
+    let (b1, b2) = (tmp.join("b1"), tmp.join("b2"));
+    ok(&root, &["unpack", "test/bb:1", b1.to_str().unwrap()]);
+    ok(
+        &root,
+        &["unpack", "test/bb:2", b2.to_str().unwrap(), "true"],
+    );
+    assert_eq!(
+        layer_dirs(&root).len(),
+        1,
+        "one layer dir for both images: {:?}",
+        layer_dirs(&root)
+    );
+    // gc: an image still uses the layer, no bundle does: kept; nothing uses it: gone.
+    ok(&root, &["rm-bundle", b1.to_str().unwrap()]);
+    ok(&root, &["rm-bundle", b2.to_str().unwrap()]);
+    ok(&root, &["gc"]);
+    assert_eq!(
+        layer_dirs(&root).len(),
+        1,
+        "gc removed a layer an image uses"
+    );
+    ok(&root, &["rmi", "test/bb:1", "test/bb:2"]);
+    ok(&root, &["gc"]);
+    assert!(
+        layer_dirs(&root).is_empty(),
+        "gc kept an unused layer: {:?}",
+        layer_dirs(&root)
+    );
 }
 
 #[test]
