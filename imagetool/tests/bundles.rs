@@ -270,7 +270,11 @@ fn limits_defaults_and_networks_are_enforced_inside() {
         "lo",
         "--net none is the default: {out}"
     );
-    assert_eq!(printed(&out, "masked"), "0", "masked /proc/interrupts: {out}");
+    assert_eq!(
+        printed(&out, "masked"),
+        "0",
+        "masked /proc/interrupts: {out}"
+    );
     assert_eq!(printed(&out, "procsys"), "ro", "{out}");
     for m in [
         "/dev/pts devpts",
