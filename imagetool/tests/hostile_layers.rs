@@ -38,6 +38,9 @@ fn raw_entry(
     b.append(&h, data).unwrap();
 }
 
+/// A tar entry: path, kind, link target, data.
+type Entry<'a> = (&'a str, tar::EntryType, &'a str, &'a [u8]);
+
 fn gzip(tar: &[u8]) -> Vec<u8> {
     let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(tar).unwrap();
@@ -96,7 +99,7 @@ fn hostile_layers_are_refused_by_unpack_and_leave_nothing() {
     let up = format!("../../../../../../../..{}/escaped", outside.display());
     let link_target = outside.display().to_string();
     let hard = secret.display().to_string();
-    let cases: Vec<(&str, Vec<(&str, T, &str, &[u8])>, bool, &str)> = vec![
+    let cases: Vec<(&str, Vec<Entry>, bool, &str)> = vec![
         (
             "dotdot",
             vec![(up.as_str(), T::Regular, "", b"x")],
