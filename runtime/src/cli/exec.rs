@@ -82,13 +82,12 @@ pub fn run(root: &StateRoot, args: &ExecArgs) -> Result<i32> {
 fn load_process(path: &PathBuf) -> Result<Process> {
     let text = std::fs::read(path)
         .with_context(|| format!("read --process {:?}", path.display().to_string()))?;
-    let mut de = serde_json::Deserializer::from_slice(&text);
-    serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    skiff_runtime::json::from_slice_with_path(&text).map_err(|err| {
         anyhow::anyhow!(
             "parse --process {:?}: {}: {}",
             path.display().to_string(),
-            err.path(),
-            err.inner()
+            err.path,
+            err.message
         )
     })
 }

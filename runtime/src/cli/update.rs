@@ -64,9 +64,8 @@ fn read_resources(path: &PathBuf) -> Result<LinuxResources> {
         text = std::fs::read(path)
             .with_context(|| format!("read --resources {:?}", path.display().to_string()))?;
     }
-    let mut de = serde_json::Deserializer::from_slice(&text);
-    serde_path_to_error::deserialize(&mut de)
-        .map_err(|err| anyhow::anyhow!("parse --resources: {}: {}", err.path(), err.inner()))
+    skiff_runtime::json::from_slice_with_path(&text)
+        .map_err(|err| anyhow::anyhow!("parse --resources: {}: {}", err.path, err.message))
 }
 
 fn resources_from_flags(args: &UpdateArgs) -> Result<LinuxResources> {
