@@ -7,7 +7,8 @@
 #   limited  : `run` of /bin/true with memory, pids and cpu limits and a
 #              seccomp profile (cgroup set-up and filter cost included)
 #   exec     : `exec` of /bin/true into a running container
-#   peak RSS : /usr/bin/time -f %M of one `run` (largest process, KiB)
+#   peak RSS : /usr/bin/time -f %M of one `run` (KiB): the largest ru_maxrss
+#              among the runtime and the processes it waits for (its forks)
 #
 # Every runtime goes through the same wrapper, a private mount namespace with
 # /sys/fs/cgroup/unified unmounted (crun 1.8.1 refuses the hybrid layout
@@ -57,52 +58,8 @@ trap cleanup EXIT
 wrap() { unshare -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"' sh "$@"; }
 WRAP="unshare -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec \"\$@\"' sh"
 
-# One rootfs, two bundles sharing it: /bin/true and a sleeper for run -d.
-mkdir -p "$WORK/rootfs/bin" "$WORK/rootfs/proc" "$WORK/rootfs/sys" "$WORK/rootfs/dev" "$WORK/rootfs/tmp"
-cp /bin/busybox "$WORK/rootfs/bin/busybox"
-for a in sh true sleep; do ln -s busybox "$WORK/rootfs/bin/$a"; done
-for b in true sleep limited; do mkdir -p "$WORK/$b"; done
-python3 - "$WORK" <<'PY'
-import json, sys
-work = sys.argv[1]
-caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-def config(args):
-    return {
-        "ociVersion": "1.0.2",
-        "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
-                    "env": ["PATH=/bin"], "cwd": "/",
-                    "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
-                    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-                    "noNewPrivileges": True},
-        "root": {"path": work + "/rootfs", "readonly": True},
-        "hostname": "bench",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-        ],
-        "linux": {"namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
-                  "maskedPaths": ["/proc/kcore", "/sys/firmware"], "readonlyPaths": ["/proc/sys"]},
-    }
-json.dump(config(["/bin/true"]), open(work + "/true/config.json", "w"))
-json.dump(config(["/bin/sleep", "1000"]), open(work + "/sleep/config.json", "w"))
-limited = config(["/bin/true"])
-limited["linux"]["resources"] = {
-    "memory": {"limit": 64 << 20},
-    "pids": {"limit": 64},
-    "cpu": {"shares": 512, "quota": 50000, "period": 100000},
-}
-# Deny a handful of syscalls, allow the rest: the filter's compile and load
-# cost without changing what /bin/true does.
-limited["linux"]["seccomp"] = {
-    "defaultAction": "SCMP_ACT_ALLOW",
-    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-    "syscalls": [{"names": ["kexec_load", "open_by_handle_at", "init_module", "finit_module",
-                            "delete_module", "iopl", "ioperm", "swapon", "swapoff", "reboot"],
-                  "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
-}
-json.dump(limited, open(work + "/limited/config.json", "w"))
-PY
+# One rootfs, three bundles sharing it (bench/bundles.py).
+python3 bench/bundles.py "$WORK"
 
 declare -a NAMES=()
 declare -A BIN=()
@@ -175,4 +132,12 @@ for peer in runc crun; do
         echo "skiff/$peer: run $(ratio "${RUN_MS[skiff]}" "${RUN_MS[$peer]}")x, run-d+delete $(ratio "${RUND_MS[skiff]}" "${RUND_MS[$peer]}")x, limited $(ratio "${LIM_MS[skiff]}" "${LIM_MS[$peer]}")x, exec $(ratio "${EXEC_MS[skiff]}" "${EXEC_MS[$peer]}")x${RSS[skiff]:+, peak RSS $(ratio "${RSS[skiff]}" "${RSS[$peer]:-1}")x}"
     fi
 done
+# A stale startup.order (runtime/build.rs) costs memory, not correctness:
+# say how much of it this binary still has.
+if [ -x "$SKIFF" ] && [ -f runtime/startup.order ] && command -v nm >/dev/null; then
+    listed=$(grep -vc '^#' runtime/startup.order || true)
+    found=$(nm "$SKIFF" 2>/dev/null | awk '{print $3}' | sort -u |
+        comm -12 - <(grep -v '^#' runtime/startup.order | sort -u) | wc -l)
+    echo "startup.order: $found of $listed functions are in this binary (regenerate with bench/startup-order.sh when low)"
+fi
 exit $status

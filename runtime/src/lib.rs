@@ -14,6 +14,7 @@ pub mod features;
 pub mod fuzzing;
 pub mod hooks;
 pub mod identity;
+pub mod json;
 pub mod logging;
 pub mod proc_attrs;
 pub mod process;

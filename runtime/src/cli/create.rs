@@ -2,35 +2,84 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
 use skiff_runtime::container::{self, CreateOptions};
 use skiff_runtime::state::StateRoot;
 
-#[derive(Args, Debug, Clone)]
+use super::args::{Flag, Matches, Shape, Takes, UsageError};
+
+pub const SHAPE: Shape = Shape {
+    name: "create",
+    about: "Create a container from a bundle",
+    flags: &[FLAGS],
+    positionals: &["ID"],
+    required: 1,
+    trailing: None,
+};
+
+/// Shared with `run`.
+pub const FLAGS: &[Flag] = &[
+    Flag {
+        long: "bundle",
+        short: Some('b'),
+        takes: Takes::Path("DIR"),
+        help: "Path to the bundle directory [default: the current directory]",
+    },
+    Flag {
+        long: "pid-file",
+        short: None,
+        takes: Takes::Path("FILE"),
+        help: "File to write the container init's pid to",
+    },
+    Flag {
+        long: "console-socket",
+        short: None,
+        takes: Takes::Path("SOCKET"),
+        help: "Unix socket that receives the pty master when process.terminal is true",
+    },
+    Flag {
+        long: "no-pivot",
+        short: None,
+        takes: Takes::Nothing,
+        help: "Use chroot instead of pivot_root (for ramfs roots)",
+    },
+    Flag {
+        long: "no-new-keyring",
+        short: None,
+        takes: Takes::Nothing,
+        help: "Do not create a new session keyring for the container",
+    },
+    Flag {
+        long: "preserve-fds",
+        short: None,
+        takes: Takes::Text("N"),
+        help: "Pass this many extra fds (from 3 up) to the container process",
+    },
+];
+
+#[derive(Debug, Clone)]
 pub struct CreateArgs {
-    /// Container id
     pub id: String,
-    /// Path to the bundle directory (defaults to the current directory)
-    #[arg(long, short = 'b', default_value = ".")]
     pub bundle: PathBuf,
-    /// File to write the container init's pid to
-    #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
-    /// Unix socket that receives the pty master when process.terminal is true
-    #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
-    /// Use chroot instead of pivot_root (for ramfs roots)
-    #[arg(long = "no-pivot")]
     pub no_pivot: bool,
-    /// Do not create a new session keyring for the container
-    #[arg(long = "no-new-keyring")]
     pub no_new_keyring: bool,
-    /// Pass this many extra fds (from 3 up) to the container process
-    #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: i32,
 }
 
 impl CreateArgs {
+    pub fn from_matches(m: &Matches) -> Result<Self, UsageError> {
+        Ok(CreateArgs {
+            id: m.positional(0, ""),
+            bundle: m.path("bundle").unwrap_or_else(|| PathBuf::from(".")),
+            pid_file: m.path("pid-file"),
+            console_socket: m.path("console-socket"),
+            no_pivot: m.switch("no-pivot"),
+            no_new_keyring: m.switch("no-new-keyring"),
+            preserve_fds: m.parsed("preserve-fds")?.unwrap_or(0),
+        })
+    }
+
     pub fn options(&self, rootless: Option<bool>) -> anyhow::Result<CreateOptions> {
         if self.preserve_fds < 0 {
             anyhow::bail!("--preserve-fds must not be negative");

@@ -4,20 +4,48 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::Args;
 use skiff_runtime::container;
 use skiff_runtime::state::StateRoot;
 
-#[derive(Args, Debug)]
+use super::args::{Flag, Matches, Shape, Takes};
+
+pub const SHAPE: Shape = Shape {
+    name: "events",
+    about: "Stream a container's events (OOM, stats), or print its stats once",
+    flags: &[&[
+        Flag {
+            long: "stats",
+            short: None,
+            takes: Takes::Nothing,
+            help: "Print one stats event and exit",
+        },
+        Flag {
+            long: "interval",
+            short: None,
+            takes: Takes::Text("DURATION"),
+            help: "Interval between stats events (e.g. 5s, 500ms) [default: 5s]",
+        },
+    ]],
+    positionals: &["ID"],
+    required: 1,
+    trailing: None,
+};
+
+#[derive(Debug)]
 pub struct EventsArgs {
-    /// Container id
     pub id: String,
-    /// Print one stats event and exit
-    #[arg(long)]
     pub stats: bool,
-    /// Interval between stats events (e.g. 5s, 500ms)
-    #[arg(long, default_value = "5s")]
     pub interval: String,
+}
+
+impl EventsArgs {
+    pub fn from_matches(m: &Matches) -> Self {
+        EventsArgs {
+            id: m.positional(0, ""),
+            stats: m.switch("stats"),
+            interval: m.value("interval").unwrap_or("5s").to_string(),
+        }
+    }
 }
 
 pub fn run(root: &StateRoot, args: &EventsArgs) -> anyhow::Result<i32> {

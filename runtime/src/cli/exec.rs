@@ -3,58 +3,163 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use clap::Args;
 use oci_spec::runtime::{Capability, Process, User};
 use skiff_runtime::container::{self, parse_capabilities, ExecOptions};
 use skiff_runtime::state::StateRoot;
 
-#[derive(Args, Debug)]
+use super::args::{Flag, Matches, Shape, Takes, UsageError};
+
+pub const SHAPE: Shape = Shape {
+    name: "exec",
+    about: "Run a new process inside a running container",
+    // --process-label and --apparmor are accepted for runc compatibility
+    // (SELinux/AppArmor are not supported), hidden from help.
+    flags: &[&[
+        Flag {
+            long: "process",
+            short: Some('p'),
+            takes: Takes::Path("FILE"),
+            help: "JSON file with the process to run (OCI \"process\" object)",
+        },
+        Flag {
+            long: "console-socket",
+            short: None,
+            takes: Takes::Path("SOCKET"),
+            help: "Unix socket that receives the pty master with --tty",
+        },
+        Flag {
+            long: "cwd",
+            short: None,
+            takes: Takes::Path("DIR"),
+            help: "Working directory in the container",
+        },
+        Flag {
+            long: "env",
+            short: Some('e'),
+            takes: Takes::Text("KEY=VALUE"),
+            help: "Set an environment variable (repeatable)",
+        },
+        Flag {
+            long: "tty",
+            short: Some('t'),
+            takes: Takes::Nothing,
+            help: "Allocate a pseudo-TTY",
+        },
+        Flag {
+            long: "user",
+            short: Some('u'),
+            takes: Takes::Text("UID[:GID]"),
+            help: "User to run as",
+        },
+        Flag {
+            long: "additional-gids",
+            short: Some('g'),
+            takes: Takes::Text("GID"),
+            help: "Add a supplementary group (repeatable)",
+        },
+        Flag {
+            long: "detach",
+            short: Some('d'),
+            takes: Takes::Nothing,
+            help: "Detach from the process",
+        },
+        Flag {
+            long: "pid-file",
+            short: None,
+            takes: Takes::Path("FILE"),
+            help: "File to write the process's pid to",
+        },
+        Flag {
+            long: "no-new-privs",
+            short: None,
+            takes: Takes::Nothing,
+            help: "Set no_new_privs for the process",
+        },
+        Flag {
+            long: "cap",
+            short: Some('c'),
+            takes: Takes::Text("CAP"),
+            help: "Add a capability (repeatable)",
+        },
+        Flag {
+            long: "preserve-fds",
+            short: None,
+            takes: Takes::Text("N"),
+            help: "Pass this many extra fds (from 3 up) to the process",
+        },
+        Flag {
+            long: "ignore-paused",
+            short: None,
+            takes: Takes::Nothing,
+            help: "Exec even if the container is paused",
+        },
+        Flag {
+            long: "process-label",
+            short: None,
+            takes: Takes::Text("LABEL"),
+            help: "",
+        },
+        Flag {
+            long: "apparmor",
+            short: None,
+            takes: Takes::Text("PROFILE"),
+            help: "",
+        },
+    ]],
+    positionals: &["ID"],
+    required: 1,
+    trailing: Some("COMMAND"),
+};
+
+#[derive(Debug)]
 pub struct ExecArgs {
-    /// Container id
     pub id: String,
-    /// Command and arguments (unless --process is given)
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Command and arguments (unless --process is given).
     pub command: Vec<String>,
-    /// JSON file with the process to run (OCI "process" object)
-    #[arg(long, short = 'p')]
     pub process: Option<PathBuf>,
-    #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
-    /// Working directory in the container
-    #[arg(long)]
     pub cwd: Option<PathBuf>,
-    /// Environment variables (KEY=VALUE), repeatable
-    #[arg(long, short = 'e')]
     pub env: Vec<String>,
-    /// Allocate a pseudo-TTY
-    #[arg(long, short = 't')]
     pub tty: bool,
-    /// UID[:GID] to run as
-    #[arg(long, short = 'u')]
     pub user: Option<String>,
-    /// Additional gids, repeatable
-    #[arg(long = "additional-gids", short = 'g')]
     pub additional_gids: Vec<u32>,
-    #[arg(long, short = 'd')]
     pub detach: bool,
-    #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
-    /// Set no_new_privs for the process
-    #[arg(long = "no-new-privs")]
     pub no_new_privs: bool,
-    /// Add a capability, repeatable
-    #[arg(long, short = 'c')]
     pub cap: Vec<String>,
-    #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: i32,
-    /// Exec even if the container is paused
-    #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
-    /// Accepted for runc compatibility (SELinux/AppArmor are not supported)
-    #[arg(long = "process-label", hide = true)]
-    pub process_label: Option<String>,
-    #[arg(long, hide = true)]
-    pub apparmor: Option<String>,
+}
+
+impl ExecArgs {
+    pub fn from_matches(m: &Matches) -> Result<Self, UsageError> {
+        let additional_gids = m
+            .values("additional-gids")
+            .iter()
+            .map(|g| {
+                g.parse::<u32>().map_err(|e| {
+                    super::args::usage(format!("invalid value {g:?} for --additional-gids: {e}"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ExecArgs {
+            id: m.positional(0, ""),
+            command: m.trailing.clone(),
+            process: m.path("process"),
+            console_socket: m.path("console-socket"),
+            cwd: m.path("cwd"),
+            env: m.values("env"),
+            tty: m.switch("tty"),
+            user: m.value("user").map(str::to_string),
+            additional_gids,
+            detach: m.switch("detach"),
+            pid_file: m.path("pid-file"),
+            no_new_privs: m.switch("no-new-privs"),
+            cap: m.values("cap"),
+            preserve_fds: m.parsed("preserve-fds")?.unwrap_or(0),
+            ignore_paused: m.switch("ignore-paused"),
+        })
+    }
 }
 
 pub fn run(root: &StateRoot, args: &ExecArgs) -> Result<i32> {
@@ -82,13 +187,12 @@ pub fn run(root: &StateRoot, args: &ExecArgs) -> Result<i32> {
 fn load_process(path: &PathBuf) -> Result<Process> {
     let text = std::fs::read(path)
         .with_context(|| format!("read --process {:?}", path.display().to_string()))?;
-    let mut de = serde_json::Deserializer::from_slice(&text);
-    serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    skiff_runtime::json::from_slice_with_path(&text).map_err(|err| {
         anyhow::anyhow!(
             "parse --process {:?}: {}: {}",
             path.display().to_string(),
-            err.path(),
-            err.inner()
+            err.path,
+            err.message
         )
     })
 }

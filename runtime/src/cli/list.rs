@@ -1,23 +1,64 @@
 //! `skiff list [--format table|json] [-q]`, laid out as runc's tabwriter does.
 
-use clap::{Args, ValueEnum};
 use skiff_runtime::container;
 use skiff_runtime::state::StateRoot;
 
-#[derive(Args, Debug)]
+use super::args::{usage, Flag, Matches, Shape, Takes, UsageError};
+
+pub const SHAPE: Shape = Shape {
+    name: "list",
+    about: "List containers",
+    flags: &[&[
+        Flag {
+            long: "format",
+            short: Some('f'),
+            takes: Takes::Text("table|json"),
+            help: "Output format [default: table]",
+        },
+        Flag {
+            long: "quiet",
+            short: Some('q'),
+            takes: Takes::Nothing,
+            help: "Print only the container ids",
+        },
+    ]],
+    positionals: &[],
+    required: 0,
+    trailing: None,
+};
+
+#[derive(Debug)]
 pub struct ListArgs {
-    /// Output format
-    #[arg(long, short = 'f', value_enum, default_value = "table")]
     pub format: ListFormat,
-    /// Print only the container ids
-    #[arg(long, short = 'q')]
     pub quiet: bool,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+impl ListArgs {
+    pub fn from_matches(m: &Matches) -> Result<Self, UsageError> {
+        Ok(ListArgs {
+            format: ListFormat::from_matches(m)?,
+            quiet: m.switch("quiet"),
+        })
+    }
+}
+
+/// `--format table|json` (`list` and `ps`).
+#[derive(Clone, Copy, Debug)]
 pub enum ListFormat {
     Table,
     Json,
+}
+
+impl ListFormat {
+    pub fn from_matches(m: &Matches) -> Result<Self, UsageError> {
+        match m.value("format") {
+            None | Some("table") => Ok(ListFormat::Table),
+            Some("json") => Ok(ListFormat::Json),
+            Some(other) => Err(usage(format!(
+                "invalid value {other:?} for --format: expected table or json"
+            ))),
+        }
+    }
 }
 
 pub fn run(root: &StateRoot, args: &ListArgs) -> anyhow::Result<i32> {

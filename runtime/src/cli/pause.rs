@@ -1,13 +1,36 @@
 //! `skiff pause ID` and `skiff resume ID`
 
-use clap::Args;
 use skiff_runtime::container;
 use skiff_runtime::state::StateRoot;
 
-#[derive(Args, Debug)]
+use super::args::{Matches, Shape};
+
+pub const PAUSE: Shape = Shape {
+    name: "pause",
+    about: "Freeze every process of a container",
+    flags: &[],
+    positionals: &["ID"],
+    required: 1,
+    trailing: None,
+};
+
+pub const RESUME: Shape = Shape {
+    name: "resume",
+    about: "Thaw a paused container",
+    ..PAUSE
+};
+
+#[derive(Debug)]
 pub struct IdArgs {
-    /// Container id
     pub id: String,
+}
+
+impl IdArgs {
+    pub fn from_matches(m: &Matches) -> Self {
+        IdArgs {
+            id: m.positional(0, ""),
+        }
+    }
 }
 
 pub fn pause(root: &StateRoot, args: &IdArgs) -> anyhow::Result<i32> {

@@ -1,24 +1,41 @@
 //! `skiff ps [--format table|json] ID [PS ARGS...]`
 
-use clap::{Args, ValueEnum};
 use skiff_runtime::container;
 use skiff_runtime::state::StateRoot;
 
-#[derive(Args, Debug)]
+use super::args::{Flag, Matches, Shape, Takes, UsageError};
+use super::list::ListFormat as PsFormat;
+
+pub const SHAPE: Shape = Shape {
+    name: "ps",
+    about: "List the processes of a container (PS_ARGS go to ps(1); default -ef)",
+    flags: &[&[Flag {
+        long: "format",
+        short: Some('f'),
+        takes: Takes::Text("table|json"),
+        help: "Output format [default: table]",
+    }]],
+    positionals: &["ID"],
+    required: 1,
+    trailing: Some("PS_ARGS"),
+};
+
+#[derive(Debug)]
 pub struct PsArgs {
-    /// Container id
     pub id: String,
-    /// Arguments for ps(1) (table format only; default -ef)
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Arguments for ps(1) (table format only).
     pub ps_args: Vec<String>,
-    #[arg(long, short = 'f', value_enum, default_value = "table")]
     pub format: PsFormat,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum PsFormat {
-    Table,
-    Json,
+impl PsArgs {
+    pub fn from_matches(m: &Matches) -> Result<Self, UsageError> {
+        Ok(PsArgs {
+            id: m.positional(0, ""),
+            ps_args: m.trailing.clone(),
+            format: PsFormat::from_matches(m)?,
+        })
+    }
 }
 
 pub fn run(root: &StateRoot, args: &PsArgs) -> anyhow::Result<i32> {

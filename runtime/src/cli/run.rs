@@ -1,24 +1,57 @@
 //! `skiff run [-d] [create flags] ID`
 
-use clap::Args;
 use skiff_runtime::container;
 use skiff_runtime::state::StateRoot;
 
-use super::create::CreateArgs;
+use super::args::{Flag, Matches, Shape, Takes, UsageError};
+use super::create::{self, CreateArgs};
 
-#[derive(Args, Debug)]
+pub const SHAPE: Shape = Shape {
+    name: "run",
+    about: "Create and start a container",
+    flags: &[create::FLAGS, FLAGS],
+    positionals: &["ID"],
+    required: 1,
+    trailing: None,
+};
+
+const FLAGS: &[Flag] = &[
+    Flag {
+        long: "detach",
+        short: Some('d'),
+        takes: Takes::Nothing,
+        help: "Detach from the container's process",
+    },
+    // Accepted for runc compatibility; skiff is always its run's subreaper.
+    Flag {
+        long: "no-subreaper",
+        short: None,
+        takes: Takes::Nothing,
+        help: "",
+    },
+    Flag {
+        long: "keep",
+        short: None,
+        takes: Takes::Nothing,
+        help: "Do not delete the container after it exits",
+    },
+];
+
+#[derive(Debug)]
 pub struct RunArgs {
-    #[command(flatten)]
     pub create: CreateArgs,
-    /// Detach from the container's process
-    #[arg(long, short = 'd')]
     pub detach: bool,
-    /// Accepted for runc compatibility; skiff is always its run's subreaper
-    #[arg(long = "no-subreaper", hide = true)]
-    pub no_subreaper: bool,
-    /// Do not delete the container after it exits
-    #[arg(long)]
     pub keep: bool,
+}
+
+impl RunArgs {
+    pub fn from_matches(m: &Matches) -> Result<Self, UsageError> {
+        Ok(RunArgs {
+            create: CreateArgs::from_matches(m)?,
+            detach: m.switch("detach"),
+            keep: m.switch("keep"),
+        })
+    }
 }
 
 pub fn run(root: &StateRoot, args: &RunArgs, rootless: Option<bool>) -> anyhow::Result<i32> {

@@ -3,17 +3,45 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use clap::Args;
 use serde::Serialize;
 
-#[derive(Args, Debug)]
+use super::args::{Flag, Matches, Shape, Takes};
+
+pub const SHAPE: Shape = Shape {
+    name: "spec",
+    about: "Write a default config.json",
+    flags: &[&[
+        Flag {
+            long: "bundle",
+            short: Some('b'),
+            takes: Takes::Path("DIR"),
+            help: "Directory to write config.json into [default: the current directory]",
+        },
+        Flag {
+            long: "rootless",
+            short: None,
+            takes: Takes::Nothing,
+            help: "Generate a config for a rootless container",
+        },
+    ]],
+    positionals: &[],
+    required: 0,
+    trailing: None,
+};
+
+#[derive(Debug)]
 pub struct SpecArgs {
-    /// Directory to write config.json into
-    #[arg(long, short = 'b', default_value = ".")]
     pub bundle: PathBuf,
-    /// Generate a config for a rootless container
-    #[arg(long)]
     pub rootless: bool,
+}
+
+impl SpecArgs {
+    pub fn from_matches(m: &Matches) -> Self {
+        SpecArgs {
+            bundle: m.path("bundle").unwrap_or_else(|| PathBuf::from(".")),
+            rootless: m.switch("rootless"),
+        }
+    }
 }
 
 pub fn run(args: &SpecArgs) -> anyhow::Result<i32> {

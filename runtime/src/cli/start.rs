@@ -1,13 +1,30 @@
 //! `skiff start ID`
 
-use clap::Args;
 use skiff_runtime::container;
 use skiff_runtime::state::StateRoot;
 
-#[derive(Args, Debug)]
+use super::args::{Matches, Shape};
+
+pub const SHAPE: Shape = Shape {
+    name: "start",
+    about: "Run the user process of a created container",
+    flags: &[],
+    positionals: &["ID"],
+    required: 1,
+    trailing: None,
+};
+
+#[derive(Debug)]
 pub struct StartArgs {
-    /// Container id
     pub id: String,
+}
+
+impl StartArgs {
+    pub fn from_matches(m: &Matches) -> Self {
+        StartArgs {
+            id: m.positional(0, ""),
+        }
+    }
 }
 
 pub fn run(root: &StateRoot, args: &StartArgs) -> anyhow::Result<i32> {

@@ -4,45 +4,138 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use clap::Args;
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
 use skiff_runtime::container;
 use skiff_runtime::state::StateRoot;
 
-#[derive(Args, Debug)]
+use super::args::{Flag, Matches, Shape, Takes, UsageError};
+
+pub const SHAPE: Shape = Shape {
+    name: "update",
+    about: "Change a running container's resources",
+    flags: &[&[
+        Flag {
+            long: "resources",
+            short: Some('r'),
+            takes: Takes::Path("FILE"),
+            help: "JSON file with the new linux.resources, or - for stdin",
+        },
+        Flag {
+            long: "memory",
+            short: None,
+            takes: Takes::Text("BYTES"),
+            help: "Memory limit (bytes, or with a k/m/g suffix; -1 for unlimited)",
+        },
+        Flag {
+            long: "memory-swap",
+            short: None,
+            takes: Takes::Text("BYTES"),
+            help: "Memory plus swap limit",
+        },
+        Flag {
+            long: "memory-reservation",
+            short: None,
+            takes: Takes::Text("BYTES"),
+            help: "Memory soft limit",
+        },
+        Flag {
+            long: "cpu-shares",
+            short: None,
+            takes: Takes::Text("N"),
+            help: "CPU shares (relative weight)",
+        },
+        Flag {
+            long: "cpu-quota",
+            short: None,
+            takes: Takes::Text("US"),
+            help: "CPU CFS quota per period, in microseconds",
+        },
+        Flag {
+            long: "cpu-period",
+            short: None,
+            takes: Takes::Text("US"),
+            help: "CPU CFS period, in microseconds",
+        },
+        Flag {
+            long: "cpu-rt-period",
+            short: None,
+            takes: Takes::Text("US"),
+            help: "CPU realtime period, in microseconds",
+        },
+        Flag {
+            long: "cpu-rt-runtime",
+            short: None,
+            takes: Takes::Text("US"),
+            help: "CPU realtime runtime per period, in microseconds",
+        },
+        Flag {
+            long: "cpuset-cpus",
+            short: None,
+            takes: Takes::Text("LIST"),
+            help: "CPUs to run on (e.g. 0-3,5)",
+        },
+        Flag {
+            long: "cpuset-mems",
+            short: None,
+            takes: Takes::Text("LIST"),
+            help: "Memory nodes to allocate from",
+        },
+        Flag {
+            long: "pids-limit",
+            short: None,
+            takes: Takes::Text("N"),
+            help: "Maximum number of processes",
+        },
+        Flag {
+            long: "blkio-weight",
+            short: None,
+            takes: Takes::Text("N"),
+            help: "Block IO weight (10-1000)",
+        },
+    ]],
+    positionals: &["ID"],
+    required: 1,
+    trailing: None,
+};
+
+#[derive(Debug)]
 pub struct UpdateArgs {
-    /// Container id
     pub id: String,
-    /// JSON file with the new linux.resources, or - for stdin
-    #[arg(long, short = 'r')]
     pub resources: Option<PathBuf>,
-    /// Memory limit (bytes, or with a k/m/g suffix; -1 for unlimited)
-    #[arg(long, allow_hyphen_values = true)]
     pub memory: Option<String>,
-    /// Memory plus swap limit
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
-    #[arg(long = "cpu-shares")]
     pub cpu_shares: Option<u64>,
-    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
-    #[arg(long = "cpu-period")]
     pub cpu_period: Option<u64>,
-    #[arg(long = "cpu-rt-period")]
     pub cpu_rt_period: Option<u64>,
-    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
     pub cpu_rt_runtime: Option<i64>,
-    #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
-    #[arg(long = "cpuset-mems")]
     pub cpuset_mems: Option<String>,
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
-    #[arg(long = "blkio-weight")]
     pub blkio_weight: Option<u16>,
+}
+
+impl UpdateArgs {
+    pub fn from_matches(m: &Matches) -> Result<Self, UsageError> {
+        let text = |long: &str| m.value(long).map(str::to_string);
+        Ok(UpdateArgs {
+            id: m.positional(0, ""),
+            resources: m.path("resources"),
+            memory: text("memory"),
+            memory_swap: text("memory-swap"),
+            memory_reservation: text("memory-reservation"),
+            cpu_shares: m.parsed("cpu-shares")?,
+            cpu_quota: m.parsed("cpu-quota")?,
+            cpu_period: m.parsed("cpu-period")?,
+            cpu_rt_period: m.parsed("cpu-rt-period")?,
+            cpu_rt_runtime: m.parsed("cpu-rt-runtime")?,
+            cpuset_cpus: text("cpuset-cpus"),
+            cpuset_mems: text("cpuset-mems"),
+            pids_limit: m.parsed("pids-limit")?,
+            blkio_weight: m.parsed("blkio-weight")?,
+        })
+    }
 }
 
 pub fn run(root: &StateRoot, args: &UpdateArgs) -> Result<i32> {
@@ -64,9 +157,8 @@ fn read_resources(path: &PathBuf) -> Result<LinuxResources> {
         text = std::fs::read(path)
             .with_context(|| format!("read --resources {:?}", path.display().to_string()))?;
     }
-    let mut de = serde_json::Deserializer::from_slice(&text);
-    serde_path_to_error::deserialize(&mut de)
-        .map_err(|err| anyhow::anyhow!("parse --resources: {}: {}", err.path(), err.inner()))
+    skiff_runtime::json::from_slice_with_path(&text)
+        .map_err(|err| anyhow::anyhow!("parse --resources: {}: {}", err.path, err.message))
 }
 
 fn resources_from_flags(args: &UpdateArgs) -> Result<LinuxResources> {

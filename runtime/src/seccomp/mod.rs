@@ -173,13 +173,11 @@ impl SeccompFilter {
 /// config.json). Unknown action, architecture, operator or flag names fail
 /// with the JSON path and the offending value.
 pub fn parse_profile(json: &str) -> anyhow::Result<LinuxSeccomp> {
-    let de = &mut serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(de).map_err(|err| {
-        let path = err.path().to_string();
-        let message = crate::logging::escape_controls(&err.into_inner().to_string());
+    crate::json::from_slice_with_path(json.as_bytes()).map_err(|err| {
         anyhow::anyhow!(
-            "parse seccomp profile: {}: {message}",
-            crate::logging::escape_controls(&path)
+            "parse seccomp profile: {}: {}",
+            crate::logging::escape_controls(&err.path),
+            crate::logging::escape_controls(&err.message)
         )
     })
 }

@@ -37,9 +37,9 @@ impl SpecError {
     }
 }
 
-/// Reads `<bundle>/config.json`. serde_path_to_error gives the dotted path of
-/// the field that failed (`linux.namespaces[2].type`), which plain serde_json
-/// reports only as a line and column.
+/// Reads `<bundle>/config.json`. Errors give the dotted path of the field
+/// that failed (`linux.namespaces[2].type`), which plain serde_json reports
+/// only as a line and column (see `json`).
 pub fn load_spec(bundle: &Path) -> Result<Spec, SpecError> {
     let path = bundle.join("config.json");
     let bytes = std::fs::read(&path).map_err(|source| SpecError::Open {
@@ -51,24 +51,17 @@ pub fn load_spec(bundle: &Path) -> Result<Spec, SpecError> {
 
 /// Parses config.json's bytes; `path` only names the file in errors.
 pub fn parse_spec(bytes: &[u8], path: &Path) -> Result<Spec, SpecError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let field = match err.path().to_string() {
-            p if p == "." => "(document)".to_string(),
-            p => p,
+    crate::json::from_slice_with_path(bytes).map_err(|err| {
+        let field = match err.path.as_str() {
+            "." => "(document)".to_string(),
+            p => p.to_string(),
         };
         SpecError::Parse {
             path: path.to_path_buf(),
             field: crate::logging::escape_controls(&field),
-            message: crate::logging::escape_controls(&err.into_inner().to_string()),
+            message: crate::logging::escape_controls(&err.message),
         }
-    })?;
-    de.end().map_err(|err| SpecError::Parse {
-        path: path.to_path_buf(),
-        field: "(document)".into(),
-        message: err.to_string(),
-    })?;
-    Ok(spec)
+    })
 }
 
 /// The absolute host path of the container root: `root.path` is relative to
