@@ -180,6 +180,7 @@ impl ResumingReader {
                         method: "GET".into(),
                         url: self.url.clone(),
                         source: e.into(),
+                        transient: true,
                     }
                 })?;
             if skipped != self.offset {
@@ -190,6 +191,7 @@ impl ResumingReader {
                         "body ended at byte {skipped} before resume offset {}",
                         self.offset
                     ),
+                    transient: true,
                 });
             }
         }
