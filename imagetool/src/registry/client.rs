@@ -81,6 +81,9 @@ pub struct Client {
     retries: u32,
 }
 
+/// Idle connections kept per registry host: more than the blob workers of one copy.
+const IDLE_PER_HOST: usize = 16;
+
 /// A request body that can be sent again on retry.
 pub enum Body<'a> {
     Empty,
@@ -98,6 +101,9 @@ impl Client {
             .timeout_connect(Duration::from_secs(30))
             .timeout_read(Duration::from_secs(120))
             .timeout_write(Duration::from_secs(120))
+            // Every blob worker keeps its connection between requests (ureq keeps one idle
+            // connection per host by default, so parallel uploads reconnected per request).
+            .max_idle_connections_per_host(IDLE_PER_HOST)
             .build();
         let creds = match &opts.creds {
             Some(c) => Some(c.clone()),
