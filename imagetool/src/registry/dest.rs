@@ -5,6 +5,7 @@
 //! reader accepted the whole stream; then `PUT` the manifests.
 
 use super::client::{Body, Client, HttpError};
+use super::clients::Clients;
 use super::RegistryOptions;
 use crate::digest::Digest;
 use crate::manifest::Descriptor;
@@ -12,6 +13,7 @@ use crate::reference::ImageRef;
 use crate::transport::{BlobInterrupted, BlobOrigin, ImageDestination};
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{self, Read};
+use std::sync::Arc;
 
 /// Blobs up to this size are read into memory and go up in one `PUT` (a round trip less,
 /// and the client may replay it); larger ones stream, so memory stays flat whatever the
@@ -19,7 +21,7 @@ use std::io::{self, Read};
 const MONOLITHIC_MAX: u64 = 1 << 20;
 
 pub struct RegistryDestination {
-    client: Client,
+    client: Arc<Client>,
     reference: ImageRef,
 }
 
@@ -27,13 +29,27 @@ impl RegistryDestination {
     /// Pushes go to the registry itself (registries.conf location rewrite, insecure and
     /// blocked apply; mirrors do not).
     pub fn new(reference: &ImageRef, opts: &RegistryOptions) -> Result<RegistryDestination> {
+        Self::with_clients(reference, opts, &Clients::default())
+    }
+
+    /// Like [`Self::new`], taking the client from `clients` (shared with other images).
+    pub fn with_clients(
+        reference: &ImageRef,
+        opts: &RegistryOptions,
+        clients: &Clients,
+    ) -> Result<RegistryDestination> {
         let ep = super::registries::push_endpoint(reference, opts)?;
         let r = ep.reference;
-        let client = Client::new(&r.domain, &r.path, &ep.opts, true)?;
+        let client = clients.get(&r.domain, &r.path, &ep.opts, true)?;
         Ok(RegistryDestination {
             client,
             reference: r,
         })
+    }
+
+    /// Digest of the manifest the reference names there now (`HEAD`), if any.
+    pub fn manifest_digest(&self) -> Result<Option<Digest>> {
+        super::source::head_manifest(&self.client, &self.reference.manifest_reference())
     }
 
     fn start_upload(&self) -> Result<String> {
