@@ -575,6 +575,9 @@ fn sync_repositories_and_skip_up_to_date() {
     let h = &reg.host;
     ok(&root, &["push", "bb:1", &format!("docker://{h}/src/bb:1")]);
     ok(&root, &["push", "bb:1", &format!("docker://{h}/src/bb:2")]);
+    // The two tags (one image) are copied at once through a proxy (another host, so no
+    // cross-repository mount): every blob goes up once, the second copy waits for it.
+    let proxy = logging_proxy(&reg);
     let out = ok(
         &root,
         &[
@@ -584,10 +587,21 @@ fn sync_repositories_and_skip_up_to_date() {
             "--dest",
             "docker",
             &format!("{h}/src/bb"),
-            &format!("{h}/mirror"),
+            &format!("127.0.0.1:{}/mirror", proxy.port),
         ],
     );
     assert!(out.contains("synced 2 images, 0 already"), "{out}");
+    let log = proxy.requests.lock().unwrap().clone();
+    let commits: Vec<&str> = log
+        .iter()
+        .filter(|l| l.starts_with("PUT ") && l.contains("/blobs/uploads/"))
+        .filter_map(|l| l.split("digest=").nth(1))
+        .collect();
+    assert!(!commits.is_empty(), "{log:?}");
+    let mut unique = commits.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(commits.len(), unique.len(), "a blob went up twice: {log:?}");
     let out = ok(
         &root,
         &[

@@ -60,6 +60,7 @@ pub(super) fn copy_blobs(
                 }
                 let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                 let Some((desc, bar)) = next else { return };
+                let _claim = opts.claims.as_ref().map(|c| c.hold(&desc.digest));
                 let job = Job {
                     src,
                     dst,
