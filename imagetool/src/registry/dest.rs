@@ -319,3 +319,36 @@ impl ImageDestination for RegistryDestination {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::VerifyingReader;
+
+    /// What an upload of `content` (claimed to be `expected`) would send, and the verdict.
+    fn send(content: &[u8], expected: &[u8]) -> (Vec<u8>, Option<io::Error>, bool) {
+        let size = expected.len() as u64;
+        let mut v = VerifyingReader::new(content, Digest::of(expected), Some(size));
+        let mut body = WatchedBody::new(&mut v, size);
+        let (mut out, mut buf) = (Vec::new(), [0u8; 3]);
+        while let Ok(n @ 1..) = body.read(&mut buf) {
+            out.extend_from_slice(&buf[..n]);
+        }
+        (out, body.error.take(), body.verified)
+    }
+
+    #[test]
+    fn the_last_bytes_go_out_only_with_a_good_verdict() {
+        let good = b"0123456789";
+        let (out, err, verified) = send(good, good);
+        assert_eq!(out, good);
+        assert!(err.is_none() && verified);
+        let (out, err, verified) = send(b"0123456780", good);
+        assert!(out.len() < good.len(), "the whole bad blob went out");
+        assert_eq!(err.unwrap().kind(), io::ErrorKind::InvalidData);
+        assert!(!verified);
+        let (out, err, verified) = send(b"01234", good);
+        assert_eq!(out, b"01234");
+        assert!(err.is_some() && !verified);
+    }
+}
