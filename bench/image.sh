@@ -38,7 +38,9 @@ need curl "apt-get install curl"
 WORK=$(mktemp -d /tmp/skiff-bench-image.XXXXXX)
 PIDS=()
 cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    # `|| true`: wait returns the killed registry's 143, and under set -e that ended
+    # the trap at the first registry, leaving the second running and $WORK behind.
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
     for b in "$WORK"/bundle-*; do
         [ -d "$b" ] || continue
         "$SI" --root "$WORK/store" rm-bundle "$b" >/dev/null 2>&1 || true

@@ -1,21 +1,25 @@
 //! `sync`: copy whole repositories (every tag, or the tags a YAML file lists) from a
 //! registry to a registry or to `dir:` directories, several images at once, skipping images
 //! whose destination manifest already has the digest the copy would write (skopeo `sync`).
+//! The images of a run share their registry clients (one ping, token and connection pool
+//! per repository) and the blob streams; tags copied at once into one repository copy a
+//! layer they share once.
 
-use crate::copy::{copy_image, CopyOptions};
+use crate::copy::{copy_image, BlobClaims, CopyOptions};
 use crate::digest::Digest;
 use crate::manifest::{self, Parsed};
 use crate::reference::ImageRef;
-use crate::registry::{
-    client::Client, ops, registries, source, RegistryDestination, RegistryOptions, RegistrySource,
-};
+use crate::registry::{ops, Clients, RegistryDestination, RegistryOptions, RegistrySource};
 use crate::transport::{dir::DirDestination, read_manifest, ImageDestination};
 use anyhow::{anyhow, Context, Result};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+/// Images copied at once, at most.
+const MAX_IMAGES: usize = 16;
 
 #[derive(Clone, Debug)]
 pub enum SyncSource {
@@ -36,6 +40,8 @@ pub enum SyncDestination {
 pub struct SyncOptions {
     pub src_registry: RegistryOptions,
     pub dest_registry: RegistryOptions,
+    /// `copy.jobs` is the number of blob streams of the whole run, shared out among the
+    /// images copied at once (each gets at least two).
     pub copy: CopyOptions,
     /// Images copied at once.
     pub jobs: usize,
@@ -66,7 +72,11 @@ struct YamlCreds {
 }
 
 /// The images to copy, each with the registry options to read it.
-fn expand(src: &SyncSource, opts: &SyncOptions) -> Result<Vec<(ImageRef, RegistryOptions)>> {
+fn expand(
+    src: &SyncSource,
+    opts: &SyncOptions,
+    clients: &Clients,
+) -> Result<Vec<(ImageRef, RegistryOptions)>> {
     let mut repos: Vec<(ImageRef, Vec<String>, RegistryOptions)> = Vec::new();
     match src {
         SyncSource::Registry(r) => {
@@ -95,7 +105,7 @@ fn expand(src: &SyncSource, opts: &SyncOptions) -> Result<Vec<(ImageRef, Registr
     let mut images = Vec::new();
     for (r, tags, ro) in repos {
         let tags = if tags.is_empty() {
-            ops::list_tags(&r, &ro)?
+            ops::list_tags_with(&r, &ro, clients)?
         } else {
             tags
         };
@@ -128,37 +138,52 @@ fn written_digest(src: &RegistrySource, copy: &CopyOptions) -> Result<Digest> {
     }
 }
 
-fn sync_one(
-    src_ref: &ImageRef,
-    ro: &RegistryOptions,
-    dst: &SyncDestination,
-    opts: &SyncOptions,
-) -> Result<bool> {
-    let src = RegistrySource::new(src_ref, ro)?;
-    let tag = src_ref.tag_or_latest().unwrap_or("latest");
-    let name = target_name(src_ref, opts.scoped);
-    let dest: Box<dyn ImageDestination> = match dst {
-        SyncDestination::Registry(prefix) => {
-            let r: ImageRef = format!("{prefix}/{name}:{tag}").parse()?;
-            let want = written_digest(&src, &opts.copy)?;
-            let ep = registries::push_endpoint(&r, &opts.dest_registry)?;
-            let client = Client::new(&ep.reference.domain, &ep.reference.path, &ep.opts, false)?;
-            if source::head_manifest(&client, tag)? == Some(want) {
-                return Ok(false);
+/// What the images of one run share.
+struct Run<'a> {
+    dst: &'a SyncDestination,
+    opts: &'a SyncOptions,
+    /// The copy options of each image (blob jobs shared out).
+    copy: CopyOptions,
+    clients: Arc<Clients>,
+    /// By destination repository.
+    claims: Mutex<HashMap<String, Arc<BlobClaims>>>,
+}
+
+impl Run<'_> {
+    fn claims(&self, repo: &str) -> Arc<BlobClaims> {
+        let mut all = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        all.entry(repo.to_string()).or_default().clone()
+    }
+
+    /// Copy one image unless its destination is up to date; whether it copied.
+    fn sync_one(&self, src_ref: &ImageRef, ro: &RegistryOptions) -> Result<bool> {
+        let src = RegistrySource::with_clients(src_ref, ro, self.clients.clone())?;
+        let tag = src_ref.tag_or_latest().unwrap_or("latest");
+        let name = target_name(src_ref, self.opts.scoped);
+        let want = written_digest(&src, &self.copy)?;
+        let mut copy = self.copy.clone();
+        let dest: Box<dyn ImageDestination> = match self.dst {
+            SyncDestination::Registry(prefix) => {
+                let r: ImageRef = format!("{prefix}/{name}:{tag}").parse()?;
+                let dest =
+                    RegistryDestination::with_clients(&r, &self.opts.dest_registry, &self.clients)?;
+                if dest.manifest_digest()? == Some(want) {
+                    return Ok(false);
+                }
+                copy.claims = Some(self.claims(&r.repository()));
+                Box::new(dest)
             }
-            Box::new(RegistryDestination::new(&r, &opts.dest_registry)?)
-        }
-        SyncDestination::Dir(base) => {
-            let dir = base.join(format!("{name}:{tag}"));
-            let want = written_digest(&src, &opts.copy)?;
-            if std::fs::read(dir.join("manifest.json")).is_ok_and(|b| Digest::of(&b) == want) {
-                return Ok(false);
+            SyncDestination::Dir(base) => {
+                let dir = base.join(format!("{name}:{tag}"));
+                if std::fs::read(dir.join("manifest.json")).is_ok_and(|b| Digest::of(&b) == want) {
+                    return Ok(false);
+                }
+                Box::new(DirDestination::create(&dir)?)
             }
-            Box::new(DirDestination::create(&dir)?)
-        }
-    };
-    copy_image(&src, dest.as_ref(), &opts.copy)?;
-    Ok(true)
+        };
+        copy_image(&src, dest.as_ref(), &copy)?;
+        Ok(true)
+    }
 }
 
 /// Sync every image of `src` to `dst`; the first failure is returned after the others end.
@@ -166,17 +191,29 @@ pub fn sync(src: &SyncSource, dst: &SyncDestination, opts: &SyncOptions) -> Resu
     if let SyncDestination::Dir(d) = dst {
         std::fs::create_dir_all(d).with_context(|| format!("create directory {d:?}"))?;
     }
-    let images = expand(src, opts)?;
+    let clients = Arc::new(Clients::default());
+    let images = expand(src, opts, &clients)?;
+    let workers = opts.jobs.clamp(1, MAX_IMAGES).min(images.len().max(1));
+    let mut copy = opts.copy.clone();
+    // One image alone gets every blob stream; several share them.
+    copy.jobs = (opts.copy.jobs / workers).max(2);
+    let run = Run {
+        dst,
+        opts,
+        copy,
+        clients,
+        claims: Mutex::default(),
+    };
     let queue = Mutex::new(images.into_iter());
     let copied = AtomicUsize::new(0);
     let skipped = AtomicUsize::new(0);
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     std::thread::scope(|s| {
-        for _ in 0..opts.jobs.clamp(1, 8) {
+        for _ in 0..workers {
             s.spawn(|| loop {
                 let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                 let Some((r, ro)) = next else { return };
-                match sync_one(&r, &ro, dst, opts).with_context(|| format!("sync {r}")) {
+                match run.sync_one(&r, &ro).with_context(|| format!("sync {r}")) {
                     Ok(true) => copied.fetch_add(1, Ordering::Relaxed),
                     Ok(false) => skipped.fetch_add(1, Ordering::Relaxed),
                     Err(e) => {

@@ -1,5 +1,5 @@
 //! The `docker://` transport against a real docker-registry (distribution 2.8) on loopback:
-//! plain HTTP, basic auth, TLS with a private CA, mounts, chunked uploads, indexes, sync,
+//! plain HTTP, basic auth, TLS with a private CA, mounts, streamed uploads, indexes, sync,
 //! retries and Range resume through a misbehaving proxy, and skopeo reading what we push.
 
 mod common;
@@ -97,11 +97,11 @@ fn push_pull_mount_skip_and_skopeo_interop() {
 }
 
 #[test]
-fn big_layers_chunked_and_indexes_round_trip() {
+fn big_layers_streamed_and_indexes_round_trip() {
     let reg = Registry::start(RegistryConfig::default());
     let t = Tmp::new("reg-big");
     let root = t.join("root");
-    // 20 MiB of noise: larger than one upload chunk, so PATCH chunks are used.
+    // 20 MiB of noise: larger than a monolithic upload, so it streams in a PATCH.
     let src = build_layout(&t.join("src"), 20 << 20);
     let h = &reg.host;
     let multi = format!("oci:{}:multi", src.dir().display());
@@ -120,7 +120,7 @@ fn big_layers_chunked_and_indexes_round_trip() {
     );
     assert!(
         reg.log().contains("\"PATCH /v2/big/multi/blobs/uploads/"),
-        "no chunked upload seen"
+        "no streamed upload seen"
     );
     let r: skiff_image::ImageRef = format!("{h}/big/multi:1").parse().unwrap();
     let rs = skiff_image::registry::RegistrySource::new(&r, &Default::default()).unwrap();
@@ -204,6 +204,148 @@ fn retries_and_range_resume_through_a_flaky_proxy() {
         .iter()
         .any(|l| l.contains(&big.to_string()) && l.to_ascii_lowercase().contains("range: bytes=1"));
     assert!(resumed, "cut blob was not resumed with Range: {log:?}");
+}
+
+/// A proxy that passes everything through and logs the request lines.
+fn logging_proxy(reg: &Registry) -> FlakyProxy {
+    let never = "/never-matches/".to_string();
+    FlakyProxy::with(
+        reg.port,
+        Faults {
+            fail_path: never.clone(),
+            cut_path: never,
+            cut_after: usize::MAX,
+            ..Default::default()
+        },
+    )
+}
+
+/// Requests in `log` after the first whose line starts with `first`.
+fn after<'a>(log: &'a [String], first: &str) -> &'a [String] {
+    let i = log
+        .iter()
+        .position(|l| l.starts_with(first))
+        .unwrap_or_else(|| panic!("no {first} request: {log:?}"));
+    &log[i + 1..]
+}
+
+#[test]
+fn streamed_uploads_cut_or_refused_midway_start_over_and_verify() {
+    let reg = Registry::start(RegistryConfig::default());
+    let t = Tmp::new("reg-upload-cut");
+    let root = t.join("root");
+    // 4 MiB of noise: streamed in one PATCH (larger than a monolithic upload).
+    let src = build_layout(&t.join("src"), 4 << 20);
+    let multi = format!("oci:{}:multi", src.dir().display());
+    let want = json_digest(&skopeo(&["inspect", &multi]));
+    let never = || "/never-matches/".to_string();
+    let cut = FlakyProxy::with(
+        reg.port,
+        Faults {
+            fail_path: never(),
+            cut_path: never(),
+            cut_after: usize::MAX,
+            cut_upload: Some(("PATCH ".into(), 1 << 20)),
+            ..Default::default()
+        },
+    );
+    let refused = FlakyProxy::with(
+        reg.port,
+        Faults {
+            fail_path: "PATCH ".into(),
+            cut_path: never(),
+            cut_after: usize::MAX,
+            ..Default::default()
+        },
+    );
+    for (proxy, repo) in [(&cut, "cut/multi"), (&refused, "refused/multi")] {
+        let via = format!("docker://127.0.0.1:{}/{repo}:1", proxy.port);
+        ok(&root, &["copy", "-q", &multi, &via]);
+        let log = proxy.requests.lock().unwrap().clone();
+        let patches = log.iter().filter(|l| l.starts_with("PATCH ")).count();
+        assert_eq!(patches, 2, "the failed PATCH was not sent again: {log:?}");
+        // The failed upload is cancelled and the retry starts a new one from byte 0.
+        let rest = after(&log, "PATCH ");
+        let delete = rest
+            .iter()
+            .position(|l| l.starts_with("DELETE "))
+            .expect("no DELETE");
+        assert!(
+            rest[delete..].iter().any(|l| l.starts_with("POST ")),
+            "the retry did not start a new upload: {log:?}"
+        );
+        // What landed is the image, read back straight from the registry and verified.
+        let direct = format!("docker://{}/{repo}:1", reg.host);
+        assert_eq!(
+            json_digest(&skopeo(&["inspect", "--tls-verify=false", &direct])),
+            want
+        );
+        let r: skiff_image::ImageRef = format!("{}/{repo}:1", reg.host).parse().unwrap();
+        let rs = skiff_image::registry::RegistrySource::new(&r, &Default::default()).unwrap();
+        assert_eq!(
+            skiff_image::validate::validate_image(&rs).unwrap().layers,
+            3
+        );
+    }
+}
+
+#[test]
+fn a_streamed_blob_that_fails_verification_is_never_committed() {
+    use skiff_image::transport::ImageDestination;
+    let reg = Registry::start(RegistryConfig::default());
+    let t = Tmp::new("reg-upload-bad");
+    let root = t.join("root");
+    let bad = build_layout(&t.join("bad"), 4 << 20);
+    let m = bad.find(Some("multi")).unwrap();
+    let manifest: skiff_image::manifest::Manifest =
+        serde_json::from_slice(&bad.read_blob(&m.digest).unwrap()).unwrap();
+    let big = manifest.layers.iter().max_by_key(|l| l.size).unwrap();
+    let p = bad.blob_path(&big.digest);
+    let good = std::fs::read(&p).unwrap();
+    let r: skiff_image::ImageRef = format!("{}/bad/multi:1", reg.host).parse().unwrap();
+    let dest = skiff_image::registry::RegistryDestination::new(&r, &Default::default()).unwrap();
+    let src = format!("oci:{}:multi", bad.dir().display());
+    let proxy = logging_proxy(&reg);
+    let dst = format!("docker://127.0.0.1:{}/bad/multi:1", proxy.port);
+    // One byte flipped (caught at EOF, before the last bytes go up), then a truncated blob.
+    let mut flipped = good.clone();
+    flipped[good.len() / 2] ^= 0xff;
+    for (content, says) in [
+        (flipped, "content has digest"),
+        (good[..good.len() / 3].to_vec(), "size"),
+    ] {
+        std::fs::write(&p, &content).unwrap();
+        let err = fails(&root, &["copy", "-q", &src, &dst]);
+        assert!(
+            err.contains(&format!("verify blob {}", big.digest)) && err.contains(says),
+            "{err}"
+        );
+        assert!(
+            !dest.has_blob(big).unwrap(),
+            "an unverified blob was committed"
+        );
+        let log = std::mem::take(&mut *proxy.requests.lock().unwrap());
+        let finalised = format!("digest={}", big.digest);
+        assert!(
+            !log.iter()
+                .any(|l| l.starts_with("PUT ") && l.contains(&finalised)),
+            "an unverified upload was finalised: {log:?}"
+        );
+        let patch = log
+            .iter()
+            .find(|l| l.starts_with("PATCH "))
+            .expect("no PATCH");
+        let upload = patch[6..].split('?').next().unwrap();
+        assert!(
+            log.iter()
+                .any(|l| l.starts_with("DELETE ") && l.contains(upload)),
+            "the upload was not cancelled: {log:?}"
+        );
+    }
+    assert!(
+        skiff(&root, &["inspect", &dst]).status.code() != Some(0),
+        "a manifest was written"
+    );
 }
 
 #[test]
@@ -433,6 +575,9 @@ fn sync_repositories_and_skip_up_to_date() {
     let h = &reg.host;
     ok(&root, &["push", "bb:1", &format!("docker://{h}/src/bb:1")]);
     ok(&root, &["push", "bb:1", &format!("docker://{h}/src/bb:2")]);
+    // The two tags (one image) are copied at once through a proxy (another host, so no
+    // cross-repository mount): every blob goes up once, the second copy waits for it.
+    let proxy = logging_proxy(&reg);
     let out = ok(
         &root,
         &[
@@ -442,10 +587,21 @@ fn sync_repositories_and_skip_up_to_date() {
             "--dest",
             "docker",
             &format!("{h}/src/bb"),
-            &format!("{h}/mirror"),
+            &format!("127.0.0.1:{}/mirror", proxy.port),
         ],
     );
     assert!(out.contains("synced 2 images, 0 already"), "{out}");
+    let log = proxy.requests.lock().unwrap().clone();
+    let commits: Vec<&str> = log
+        .iter()
+        .filter(|l| l.starts_with("PUT ") && l.contains("/blobs/uploads/"))
+        .filter_map(|l| l.split("digest=").nth(1))
+        .collect();
+    assert!(!commits.is_empty(), "{log:?}");
+    let mut unique = commits.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(commits.len(), unique.len(), "a blob went up twice: {log:?}");
     let out = ok(
         &root,
         &[

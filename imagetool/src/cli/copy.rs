@@ -86,6 +86,7 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
         platform: o.platform,
         compress: o.dest_compress_format,
         progress: progress_unless(o.quiet, progress::COPY),
+        claims: None,
     };
     let src = open_source(&src_loc, &open_options(root, src_reg))
         .with_context(|| format!("open source {}", o.source))?;

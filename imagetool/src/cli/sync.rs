@@ -78,7 +78,6 @@ pub fn run(o: Opts) -> Result<()> {
         )?,
         copy: CopyOptions {
             all: o.all,
-            jobs: 2,
             ..Default::default()
         },
         jobs: o.jobs,

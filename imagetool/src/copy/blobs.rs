@@ -8,7 +8,7 @@ use crate::digest::{Digest, Hasher};
 use crate::manifest::{Descriptor, Manifest};
 use crate::progress::Bar;
 use crate::recompress;
-use crate::transport::{open_blob, ImageDestination, ImageSource};
+use crate::transport::{backoff, open_blob, BlobInterrupted, ImageDestination, ImageSource};
 use crate::verify::VerifyingReader;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
@@ -60,6 +60,7 @@ pub(super) fn copy_blobs(
                 }
                 let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                 let Some((desc, bar)) = next else { return };
+                let _claim = opts.claims.as_ref().map(|c| c.hold(&desc.digest));
                 let job = Job {
                     src,
                     dst,
@@ -139,8 +140,22 @@ impl Job<'_> {
                 Err(e) => return Err(e).with_context(step),
             }
         }
-        let mut reader = open_blob(self.src, desc).with_context(step)?;
-        self.put(desc, &mut reader).with_context(step)
+        let mut attempt = 0;
+        loop {
+            let mut reader = open_blob(self.src, desc).with_context(step)?;
+            let e = match self.put(desc, &mut reader) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            // The destination kept nothing of the blob: offer the whole stream again.
+            match e.downcast_ref::<BlobInterrupted>() {
+                Some(i) if attempt < self.dst.blob_retries() => {
+                    std::thread::sleep(i.retry_after.unwrap_or_else(|| backoff(attempt)));
+                    attempt += 1;
+                }
+                _ => return Err(e).with_context(step),
+            }
+        }
     }
 
     /// Continue an interrupted earlier run's download of `desc` from `offset`.

@@ -6,7 +6,10 @@
 //! manifest (and a new index over such manifests) with the same config.
 
 mod blobs;
+mod claims;
 mod convert;
+
+pub use claims::BlobClaims;
 
 use crate::digest::Digest;
 use crate::manifest::{self, Descriptor, Manifest, Parsed};
@@ -31,6 +34,9 @@ pub struct CopyOptions {
     pub compress: Option<Compression>,
     /// Per-blob progress lines (terminals only).
     pub progress: Option<Arc<Progress>>,
+    /// Shared with the other copies into the same repository running at the same time, so
+    /// a blob they share is copied once.
+    pub claims: Option<Arc<BlobClaims>>,
 }
 
 impl Default for CopyOptions {
@@ -41,6 +47,7 @@ impl Default for CopyOptions {
             platform: None,
             compress: None,
             progress: None,
+            claims: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use super::challenge::{self, Challenge};
 use super::{api_host, auth, is_loopback, tls, RegistryOptions};
+use crate::transport::backoff;
 use anyhow::{anyhow, Context, Result};
 use base64::Engine as _;
 use std::sync::{Mutex, OnceLock};
@@ -18,12 +19,16 @@ pub enum HttpError {
         url: String,
         status: u16,
         message: String,
+        /// The server's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
     },
     #[error("{method} {url}: {source:#}")]
     Transport {
         method: String,
         url: String,
         source: anyhow::Error,
+        /// A reset or timeout, worth trying again (not a certificate or URL problem).
+        transient: bool,
     },
 }
 
@@ -31,6 +36,21 @@ impl HttpError {
     pub fn status(&self) -> Option<u16> {
         match self {
             HttpError::Status { status, .. } => Some(*status),
+            HttpError::Transport { .. } => None,
+        }
+    }
+
+    /// Whether trying again may succeed: 429, 5xx, resets and timeouts.
+    pub fn transient(&self) -> bool {
+        match self {
+            HttpError::Status { status, .. } => *status == 429 || *status >= 500,
+            HttpError::Transport { transient, .. } => *transient,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            HttpError::Status { retry_after, .. } => *retry_after,
             HttpError::Transport { .. } => None,
         }
     }
@@ -61,6 +81,9 @@ pub struct Client {
     retries: u32,
 }
 
+/// Idle connections kept per registry host: more than the blob workers of one copy.
+const IDLE_PER_HOST: usize = 16;
+
 /// A request body that can be sent again on retry.
 pub enum Body<'a> {
     Empty,
@@ -78,6 +101,9 @@ impl Client {
             .timeout_connect(Duration::from_secs(30))
             .timeout_read(Duration::from_secs(120))
             .timeout_write(Duration::from_secs(120))
+            // Every blob worker keeps its connection between requests (ureq keeps one idle
+            // connection per host by default, so parallel uploads reconnected per request).
+            .max_idle_connections_per_host(IDLE_PER_HOST)
             .build();
         let creds = match &opts.creds {
             Some(c) => Some(c.clone()),
@@ -102,6 +128,11 @@ impl Client {
             scopes: Mutex::new(scopes),
             retries: opts.retry_times,
         })
+    }
+
+    /// `--retry-times`: how often a failed request (or a blob upload) is tried again.
+    pub fn retries(&self) -> u32 {
+        self.retries
     }
 
     pub fn domain(&self) -> &str {
@@ -298,22 +329,52 @@ impl Client {
                     retry_after(&resp).unwrap_or_else(|| backoff(attempt))
                 }
                 Err(ureq::Error::Status(status, resp)) => {
-                    return Err(HttpError::Status {
-                        method: method.into(),
-                        url: url.into(),
-                        status,
-                        message: error_message(resp),
-                    })
+                    return Err(status_error(method, url, status, resp))
                 }
                 Err(ureq::Error::Transport(t)) if attempt < self.retries && retryable(&t) => {
                     backoff(attempt)
                 }
-                Err(ureq::Error::Transport(t)) => {
-                    return Err(transport(method, url, anyhow!("{t}")))
-                }
+                Err(ureq::Error::Transport(t)) => return Err(transport_error(method, url, t)),
             };
             attempt += 1;
             std::thread::sleep(wait);
+        }
+    }
+
+    /// Send a bodiless request once, without retries (best-effort cleanup).
+    pub fn send_once(&self, method: &str, url: &str) -> Result<ureq::Response, HttpError> {
+        let req = self
+            .build(method, url, &[])
+            .map_err(|e| transport(method, url, e))?;
+        match req.call() {
+            Ok(r) => Ok(r),
+            Err(ureq::Error::Status(status, resp)) => Err(status_error(method, url, status, resp)),
+            Err(ureq::Error::Transport(t)) => Err(transport_error(method, url, t)),
+        }
+    }
+
+    /// Send a streamed body once: a stream cannot be replayed, so the caller restarts the
+    /// whole transfer on failure. A 401 is learnt (the next request authenticates) and
+    /// returned like any other status.
+    pub fn send_stream(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: &mut dyn std::io::Read,
+    ) -> Result<ureq::Response, HttpError> {
+        let req = self
+            .build(method, url, headers)
+            .map_err(|e| transport(method, url, e))?;
+        match req.send(body) {
+            Ok(r) => Ok(r),
+            Err(ureq::Error::Status(status, resp)) => {
+                if status == 401 {
+                    self.learn_challenge(&resp);
+                }
+                Err(status_error(method, url, status, resp))
+            }
+            Err(ureq::Error::Transport(t)) => Err(transport_error(method, url, t)),
         }
     }
 
@@ -333,11 +394,32 @@ impl Client {
     }
 }
 
+/// A failure before anything was sent (building the request): not worth retrying.
 fn transport(method: &str, url: &str, source: anyhow::Error) -> HttpError {
     HttpError::Transport {
         method: method.into(),
         url: url.into(),
         source,
+        transient: false,
+    }
+}
+
+fn transport_error(method: &str, url: &str, t: ureq::Transport) -> HttpError {
+    HttpError::Transport {
+        method: method.into(),
+        url: url.into(),
+        transient: retryable(&t),
+        source: anyhow!("{t}"),
+    }
+}
+
+fn status_error(method: &str, url: &str, status: u16, resp: ureq::Response) -> HttpError {
+    HttpError::Status {
+        method: method.into(),
+        url: url.into(),
+        status,
+        retry_after: retry_after(&resp),
+        message: error_message(resp),
     }
 }
 
@@ -350,10 +432,6 @@ fn retryable(t: &ureq::Transport) -> bool {
             t.kind(),
             ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme
         ))
-}
-
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis((250u64 << attempt.min(5)).min(8000))
 }
 
 fn retry_after(resp: &ureq::Response) -> Option<Duration> {

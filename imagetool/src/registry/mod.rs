@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod challenge;
 pub mod client;
+pub mod clients;
 pub mod dest;
 pub mod ops;
 pub mod registries;
@@ -13,13 +14,14 @@ pub mod source;
 pub mod tls;
 
 pub use client::Client;
+pub use clients::Clients;
 pub use dest::RegistryDestination;
 pub use source::RegistrySource;
 
 use std::path::PathBuf;
 
 /// Options for talking to registries, as skopeo's flags name them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RegistryOptions {
     /// `--tls-verify`: `None` = default (verify; loopback may fall back to plain HTTP).
     pub tls_verify: Option<bool>,

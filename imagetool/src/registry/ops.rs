@@ -2,6 +2,7 @@
 //! (distribution `api.md`: tags list with `Link` pagination, manifest DELETE by digest).
 
 use super::client::{Body, Client};
+use super::clients::Clients;
 use super::source::head_manifest;
 use super::{auth, RegistryOptions};
 use crate::reference::ImageRef;
@@ -10,8 +11,18 @@ use std::io::Read;
 
 /// Every tag of the repository, following `Link: <…>; rel="next"` pages.
 pub fn list_tags(reference: &ImageRef, opts: &RegistryOptions) -> Result<Vec<String>> {
+    list_tags_with(reference, opts, &Clients::default())
+}
+
+/// [`list_tags`] with the client from `clients` (shared with the images read next).
+pub fn list_tags_with(
+    reference: &ImageRef,
+    opts: &RegistryOptions,
+    clients: &Clients,
+) -> Result<Vec<String>> {
     let ep = super::registries::push_endpoint(reference, opts)?;
-    let client = Client::new(&ep.reference.domain, &ep.reference.path, &ep.opts, false)?;
+    let r = &ep.reference;
+    let client = clients.get(&r.domain, &r.path, &ep.opts, false)?;
     let mut url = client.repo_url("tags/list")?;
     let mut tags = Vec::new();
     for _ in 0..1000 {

@@ -2,6 +2,7 @@
 //! `Accept` type, blobs as streams that resume with `Range` after a dropped connection.
 
 use super::client::{Body, Client, HttpError};
+use super::clients::Clients;
 use super::registries::{self, Endpoint};
 use super::RegistryOptions;
 use crate::digest::Digest;
@@ -19,15 +20,26 @@ pub struct RegistrySource {
     chosen: OnceLock<(Arc<Client>, ImageRef)>,
     /// The top-level manifest once read: a short-name probe and the copy after it share it.
     top: OnceLock<(Vec<u8>, String)>,
+    clients: Arc<Clients>,
 }
 
 impl RegistrySource {
     pub fn new(reference: &ImageRef, opts: &RegistryOptions) -> Result<RegistrySource> {
+        Self::with_clients(reference, opts, Arc::default())
+    }
+
+    /// Like [`Self::new`], taking clients from `clients` (shared with other images).
+    pub fn with_clients(
+        reference: &ImageRef,
+        opts: &RegistryOptions,
+        clients: Arc<Clients>,
+    ) -> Result<RegistrySource> {
         let endpoints = registries::pull_endpoints(reference, opts)?;
         Ok(RegistrySource {
             endpoints,
             chosen: OnceLock::new(),
             top: OnceLock::new(),
+            clients,
         })
     }
 
@@ -37,11 +49,9 @@ impl RegistrySource {
             return Ok(c.clone());
         }
         let ep = self.endpoints.last().context("no registry endpoint")?;
-        let client = Client::new(&ep.reference.domain, &ep.reference.path, &ep.opts, false)?;
-        Ok(self
-            .chosen
-            .get_or_init(|| (Arc::new(client), ep.reference.clone()))
-            .clone())
+        let r = &ep.reference;
+        let client = self.clients.get(&r.domain, &r.path, &ep.opts, false)?;
+        Ok(self.chosen.get_or_init(|| (client, r.clone())).clone())
     }
 
     /// Try each endpoint for the top-level manifest; the first that answers is kept.
@@ -52,13 +62,16 @@ impl RegistrySource {
         let mut last = None;
         for ep in &self.endpoints {
             let r = &ep.reference;
-            let attempt = Client::new(&r.domain, &r.path, &ep.opts, false).and_then(|client| {
-                let got = get_manifest(&client, &r.manifest_reference())?;
-                Ok((client, got))
-            });
+            let attempt = self
+                .clients
+                .get(&r.domain, &r.path, &ep.opts, false)
+                .and_then(|client| {
+                    let got = get_manifest(&client, &r.manifest_reference())?;
+                    Ok((client, got))
+                });
             match attempt {
                 Ok((client, got)) => {
-                    let _ = self.chosen.set((Arc::new(client), r.clone()));
+                    let _ = self.chosen.set((client, r.clone()));
                     return Ok(self.top.get_or_init(|| got).clone());
                 }
                 Err(e) => last = Some(e.context(format!("read manifest {r}"))),
@@ -180,6 +193,7 @@ impl ResumingReader {
                         method: "GET".into(),
                         url: self.url.clone(),
                         source: e.into(),
+                        transient: true,
                     }
                 })?;
             if skipped != self.offset {
@@ -190,6 +204,7 @@ impl ResumingReader {
                         "body ended at byte {skipped} before resume offset {}",
                         self.offset
                     ),
+                    transient: true,
                 });
             }
         }

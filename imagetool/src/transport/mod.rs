@@ -19,8 +19,27 @@ use crate::verify::VerifyingReader;
 use anyhow::{bail, Context, Result};
 use std::io::Read;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub type BlobReader = Box<dyn Read + Send>;
+
+/// A destination's word that an upload failed for a passing reason (a cut connection, 429,
+/// 5xx) and that it kept nothing of the blob: the copy may offer the whole stream again,
+/// up to [`ImageDestination::blob_retries`] times.
+#[derive(Debug, thiserror::Error)]
+#[error("upload blob {digest}: interrupted")]
+pub struct BlobInterrupted {
+    pub digest: Digest,
+    /// What the server asked for (`Retry-After`); otherwise the copy backs off.
+    pub retry_after: Option<Duration>,
+    #[source]
+    pub cause: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// The wait before retry number `attempt` (from 0): 250 ms doubling, at most 8 s.
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((250u64 << attempt.min(5)).min(8000))
+}
 
 /// Where a blob can be mounted from: registry host and repository path.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,8 +83,13 @@ pub trait ImageDestination: Send + Sync {
     fn mount_blob(&self, _desc: &Descriptor, _from: &BlobOrigin) -> Result<bool> {
         Ok(false)
     }
-    /// Store a blob, reading `reader` to EOF; a read error (digest mismatch) fails the put.
+    /// Store a blob, reading `reader` to EOF; a read error (digest mismatch) fails the put,
+    /// and leaves nothing of the blob behind.
     fn put_blob(&self, desc: &Descriptor, reader: &mut dyn Read) -> Result<()>;
+    /// How often a put that failed with [`BlobInterrupted`] may be tried again.
+    fn blob_retries(&self) -> u32 {
+        0
+    }
     /// How much of this blob an interrupted earlier run already stored, with the hash of
     /// those bytes; the copy then streams only the rest into [`Self::put_blob_at`].
     fn resume_point(&self, _desc: &Descriptor) -> Result<Option<(u64, Hasher)>> {

@@ -1,5 +1,5 @@
 //! A pass-through HTTP proxy in front of a registry that misbehaves on purpose (503s, cut
-//! or stalled bodies) or only slows responses down.
+//! or stalled bodies, uploads cut midway) or only slows responses down.
 
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -22,6 +22,9 @@ pub struct Faults {
     pub hold: bool,
     /// Bytes per second for every response body (a slow link), `None` for full speed.
     pub rate: Option<usize>,
+    /// The first request whose line contains `.0` has its body cut after `.1` bytes: both
+    /// connections close, as when the network drops mid-upload.
+    pub cut_upload: Option<(String, usize)>,
 }
 
 impl FlakyProxy {
@@ -55,7 +58,7 @@ impl FlakyProxy {
                 cut_path: cut_path.into(),
                 cut_after,
                 hold,
-                rate: None,
+                ..Default::default()
             },
         )
     }
@@ -68,6 +71,7 @@ impl FlakyProxy {
             cut_after,
             hold,
             rate,
+            cut_upload,
         } = faults;
         use std::sync::{Arc, Mutex};
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -77,14 +81,17 @@ impl FlakyProxy {
         std::thread::spawn(move || {
             let failed = Arc::new(Mutex::new(false));
             let cut = Arc::new(Mutex::new(false));
+            let upload_cut = Arc::new(Mutex::new(false));
             for conn in listener.incoming() {
                 let Ok(mut client) = conn else { return };
-                let (log, failed, cut, fail_path, cut_path) = (
+                let (log, failed, cut, fail_path, cut_path, upload_cut, cut_upload) = (
                     log.clone(),
                     failed.clone(),
                     cut.clone(),
                     fail_path.clone(),
                     cut_path.clone(),
+                    upload_cut.clone(),
+                    cut_upload.clone(),
                 );
                 std::thread::spawn(move || {
                     let mut head = Vec::new();
@@ -125,6 +132,16 @@ impl FlakyProxy {
                         .collect();
                     fixed.push_str("Connection: close\r\n\r\n");
                     up.write_all(fixed.as_bytes()).unwrap();
+                    let body_limit = match &cut_upload {
+                        Some((path, after))
+                            if line.contains(path.as_str())
+                                && !std::mem::replace(&mut *upload_cut.lock().unwrap(), true) =>
+                        {
+                            *after
+                        }
+                        _ => usize::MAX,
+                    };
+                    forward_body(&client, &up, body_limit);
                     let limit = if line.starts_with("GET")
                         && line.contains(&cut_path)
                         && range.is_none()
@@ -168,4 +185,30 @@ impl FlakyProxy {
         });
         FlakyProxy { port, requests }
     }
+}
+
+/// Copy the request body (whatever follows the head) upstream on its own thread; after
+/// `limit` bytes both connections are shut down.
+fn forward_body(client: &TcpStream, up: &TcpStream, limit: usize) {
+    use std::io::{Read, Write};
+    let (mut from, mut to) = (client.try_clone().unwrap(), up.try_clone().unwrap());
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut sent = 0usize;
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n.min(limit - sent),
+            };
+            if to.write_all(&buf[..n]).is_err() {
+                return;
+            }
+            sent += n;
+            if sent >= limit {
+                let _ = from.shutdown(std::net::Shutdown::Both);
+                let _ = to.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+        }
+    });
 }

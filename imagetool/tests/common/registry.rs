@@ -97,6 +97,11 @@ impl Registry {
         r
     }
 
+    /// The registry's storage root (`docker/registry/v2/...` below it).
+    pub fn data(&self) -> PathBuf {
+        self._dir.join("data")
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self._dir.join("registry.log")).unwrap_or_default()
     }
