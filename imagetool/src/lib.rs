@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 
 pub mod bundle;
+pub mod changes;
 pub mod copy;
 pub mod digest;
 pub mod fsutil;
