@@ -6,6 +6,7 @@
 
 pub mod bundle;
 pub mod changes;
+pub mod commit;
 pub mod copy;
 pub mod digest;
 pub mod fsutil;
