@@ -9,6 +9,7 @@ pub mod changes;
 pub mod commit;
 pub mod copy;
 pub mod digest;
+pub mod export;
 pub mod fsutil;
 pub mod gc;
 pub mod import;

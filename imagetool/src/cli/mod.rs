@@ -14,6 +14,7 @@ mod catalog;
 mod commit;
 mod copy;
 mod delete;
+mod export;
 mod gc;
 mod history;
 mod images;
@@ -92,6 +93,8 @@ pub enum Command {
     RmBundle(bundle_ops::Opts),
     /// Make a new image of a bundle's changes on top of the image it came from.
     Commit(commit::Opts),
+    /// Write a bundle's root filesystem as a tar.
+    Export(export::Opts),
     /// Remove extracted layers no stored image and no live bundle uses.
     Gc(gc::Opts),
 }
@@ -123,6 +126,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Umount(o) => bundle_ops::run_umount(o),
         Command::RmBundle(o) => bundle_ops::run_remove(o),
         Command::Commit(o) => commit::run(&root, o),
+        Command::Export(o) => export::run(o),
         Command::Gc(o) => gc::run(&root, o),
     }
 }
