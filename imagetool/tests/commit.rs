@@ -255,6 +255,27 @@ fn commit_of_a_copy_bundle_diffs_against_the_image() {
         &["unpack", "--copy", "test/new:copy", un.to_str().unwrap()],
     );
     assert_committed_tree(&un.join("rootfs"));
+
+    // Into another store: the base layers are copied there, verified.
+    let other = t.join("other-store");
+    ok(
+        &other,
+        &["commit", bundle.to_str().unwrap(), "test/elsewhere:1"],
+    );
+    let store = Store::open(&other).unwrap();
+    skiff_image::validate::validate_image(&store.source("test/elsewhere:1").unwrap()).unwrap();
+    let un2 = t.join("unpacked-elsewhere");
+    let _un2_guard = BundleGuard(un2.clone());
+    ok(
+        &other,
+        &[
+            "unpack",
+            "--copy",
+            "test/elsewhere:1",
+            un2.to_str().unwrap(),
+        ],
+    );
+    assert_committed_tree(&un2.join("rootfs"));
 }
 
 #[test]
