@@ -51,6 +51,70 @@ pub fn stream_atomic(reader: &mut dyn Read, tmp_dir: &Path, path: &Path) -> Resu
     res.with_context(|| format!("write {path:?}"))
 }
 
+/// A file written through a temp name beside `path` and renamed over it by
+/// [`AtomicFile::commit`]; dropped uncommitted, the temp file is removed and `path` is
+/// untouched.
+pub struct AtomicFile {
+    file: Option<io::BufWriter<File>>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let tmp = dir.join(format!(
+            ".{}.tmp-{}",
+            name.unwrap_or_default(),
+            unique_name()
+        ));
+        let file = File::create(&tmp).with_context(|| format!("create {tmp:?}"))?;
+        Ok(AtomicFile {
+            file: Some(io::BufWriter::with_capacity(256 * 1024, file)),
+            tmp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Flush, sync and rename into place.
+    pub fn commit(mut self) -> Result<()> {
+        let res = (|| -> io::Result<()> {
+            if let Some(w) = self.file.take() {
+                let f = w.into_inner().map_err(|e| e.into_error())?;
+                f.sync_data()?;
+            }
+            fs::rename(&self.tmp, &self.path)
+        })();
+        res.with_context(|| format!("write {:?}", self.path))
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Err(io::Error::other("write after commit")),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        // After a commit the temp name is gone and this does nothing.
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
 /// `io::copy` with a larger buffer: fewer syscalls for multi-hundred-MB layers.
 pub fn copy_stream(reader: &mut dyn Read, writer: &mut dyn Write) -> io::Result<u64> {
     let mut buf = vec![0u8; 256 * 1024];

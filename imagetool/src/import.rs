@@ -5,7 +5,7 @@
 //! shape the image config.
 
 use crate::copy::CopyReport;
-use crate::digest::{Algorithm, Digest, Hasher};
+use crate::digest::{Algorithm, Digest, Hasher, HashingWriter};
 use crate::fsutil::TempDir;
 use crate::manifest::{self, Descriptor, Manifest};
 use crate::reference::ImageRef;
@@ -70,24 +70,6 @@ fn base_config() -> Value {
     })
 }
 
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Hasher,
-    size: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Returns (diff ID, compressed digest, compressed size).
 fn compress_layer(tar: &Path, out: &Path) -> Result<(Digest, Digest, u64)> {
     // `-` reads the tar from standard input, as `docker import -` does.
@@ -106,11 +88,7 @@ fn compress_layer(tar: &Path, out: &Path) -> Result<(Digest, Digest, u64)> {
         Box::new(input)
     };
     let out_file = File::create(out).with_context(|| format!("create {out:?}"))?;
-    let sink = HashingWriter {
-        inner: io::BufWriter::new(out_file),
-        hasher: Hasher::new(Algorithm::Sha256),
-        size: 0,
-    };
+    let sink = HashingWriter::new(io::BufWriter::new(out_file));
     let gz = flate2::write::GzEncoder::new(sink, flate2::Compression::fast());
     let mut tee = TeeReader {
         inner: reader,
@@ -135,9 +113,10 @@ fn compress_layer(tar: &Path, out: &Path) -> Result<(Digest, Digest, u64)> {
     if tee.total == 0 {
         bail!("import {tar:?}: empty file");
     }
-    let mut sink = tee.gz.finish().with_context(|| format!("write {out:?}"))?;
-    sink.flush().with_context(|| format!("write {out:?}"))?;
-    Ok((tee.diff.finish(), sink.hasher.finish(), sink.size))
+    let sink = tee.gz.finish().with_context(|| format!("write {out:?}"))?;
+    let (mut file, digest, size) = sink.finish();
+    file.flush().with_context(|| format!("write {out:?}"))?;
+    Ok((tee.diff.finish(), digest, size))
 }
 
 /// Feeds every byte read into the diff-ID hash and the gzip encoder.

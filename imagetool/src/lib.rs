@@ -5,8 +5,11 @@
 #![deny(unsafe_code)]
 
 pub mod bundle;
+pub mod changes;
+pub mod commit;
 pub mod copy;
 pub mod digest;
+pub mod export;
 pub mod fsutil;
 pub mod gc;
 pub mod import;

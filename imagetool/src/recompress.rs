@@ -5,7 +5,7 @@
 //! `rootfs.diff_ids` entry, so a recompressed image keeps its config and image ID; only
 //! the manifest changes (image-spec `layer.md`, "Distributable Format").
 
-use crate::digest::{Algorithm, Digest, Hasher};
+use crate::digest::{Digest, HashingWriter};
 use crate::manifest;
 use anyhow::{bail, Context, Result};
 use std::fs::File;
@@ -104,7 +104,7 @@ pub fn recompress(
         };
         let mut tar_hash = HashingWriter::new(&mut encoder);
         crate::fsutil::copy_stream(&mut tar, &mut tar_hash).context("recompress layer")?;
-        let diff_id = tar_hash.hasher.finish();
+        let (_, diff_id, _) = tar_hash.finish();
         encoder
             .finish_stream()
             .context("finish compressed stream")?;
@@ -113,12 +113,11 @@ pub fn recompress(
     // Drain to EOF: the input may be a verifying reader that gives its verdict only there.
     io::copy(&mut tar, &mut io::sink()).context("read layer")?;
     drop(tar);
-    blob.inner
-        .flush()
-        .with_context(|| format!("write {out:?}"))?;
+    let (mut file, digest, size) = blob.finish();
+    file.flush().with_context(|| format!("write {out:?}"))?;
     Ok(Recompressed {
-        digest: blob.hasher.finish(),
-        size: blob.count,
+        digest,
+        size,
         diff_id,
     })
 }
@@ -137,34 +136,6 @@ impl<W: Write> FinishWrite for flate2::write::GzEncoder<W> {
 impl<W: Write> FinishWrite for zstd::stream::write::Encoder<'_, W> {
     fn finish_stream(&mut self) -> io::Result<()> {
         self.do_finish()
-    }
-}
-
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Hasher,
-    count: u64,
-}
-
-impl<W> HashingWriter<W> {
-    fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Hasher::new(Algorithm::Sha256),
-            count: 0,
-        }
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 

@@ -11,11 +11,12 @@ use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::changes::overlay::{is_opaque, is_overlay_xattr, is_whiteout};
 use crate::unpack::sys;
 
 /// Hardlinks of one layer: (dev, inode) of the source → where its first copy went.
@@ -45,22 +46,6 @@ pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
 
 fn cname(name: &std::ffi::OsStr) -> Result<CString> {
     CString::new(name.as_bytes()).context("file name with a NUL byte")
-}
-
-fn is_whiteout(md: &std::fs::Metadata) -> bool {
-    md.file_type().is_char_device() && md.rdev() == 0
-}
-
-fn is_opaque(path: &Path) -> bool {
-    sys::list_xattrs(path)
-        .map(|x| {
-            x.iter().any(|(k, v)| {
-                (k.to_bytes() == b"trusted.overlay.opaque"
-                    || k.to_bytes() == b"user.overlay.opaque")
-                    && v == b"y"
-            })
-        })
-        .unwrap_or(false)
 }
 
 fn copy_dir(src: &Path, dst: BorrowedFd, links: &mut Links) -> Result<()> {
@@ -154,11 +139,6 @@ fn copy_meta_at(path: &Path, md: &std::fs::Metadata, dst: BorrowedFd, name: &CSt
     }
     sys::set_times_at(dst, name, md.mtime(), md.mtime_nsec())?;
     Ok(())
-}
-
-fn is_overlay_xattr(k: &CStr) -> bool {
-    let k = k.to_bytes();
-    k.starts_with(b"trusted.overlay.") || k.starts_with(b"user.overlay.")
 }
 
 /// Owner, mode, xattrs and times of a directory, after its contents.

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod copy;
+mod info;
 mod init;
 mod mount;
 mod options;
@@ -26,6 +27,9 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+#[cfg(test)]
+pub(crate) use copy::copy_layers;
+pub use info::{open_bundle, BundleInfo};
 pub use options::{parse_size, BundleOptions};
 
 use crate::unpack::{ensure_layers, image, sys};

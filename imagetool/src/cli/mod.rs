@@ -11,8 +11,10 @@ macro_rules! out {
 
 mod bundle_ops;
 mod catalog;
+mod commit;
 mod copy;
 mod delete;
+mod export;
 mod gc;
 mod history;
 mod images;
@@ -89,6 +91,10 @@ pub enum Command {
     Umount(bundle_ops::Opts),
     /// Unmount and remove a bundle made by unpack.
     RmBundle(bundle_ops::Opts),
+    /// Make a new image of a bundle's changes on top of the image it came from.
+    Commit(commit::Opts),
+    /// Write a bundle's root filesystem as a tar.
+    Export(export::Opts),
     /// Remove extracted layers no stored image and no live bundle uses.
     Gc(gc::Opts),
 }
@@ -119,6 +125,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mount(o) => bundle_ops::run_mount(o),
         Command::Umount(o) => bundle_ops::run_umount(o),
         Command::RmBundle(o) => bundle_ops::run_remove(o),
+        Command::Commit(o) => commit::run(&root, o),
+        Command::Export(o) => export::run(o),
         Command::Gc(o) => gc::run(&root, o),
     }
 }

@@ -169,3 +169,101 @@ pub fn import_busybox_cmd(root: &Path, dir: &Path, name: &str, cmd: &str) -> Str
     .trim()
     .to_string()
 }
+
+/// A root-owned tar header of `kind` with `mode`, mtime 0.
+fn root_header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(mode);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h
+}
+
+/// Import a busybox image with the given applets, `etc/passwd`, `etc/group`,
+/// `data/old`, and two symlinks out of the rootfs: `pw -> /etc/passwd`, `escape -> /`.
+pub fn import_busybox_tree(root: &Path, dir: &Path, name: &str, applets: &[&str]) {
+    let tar_path = dir.join(format!("{}.tar", name.replace(['/', ':'], "_")));
+    let mut b = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+    let mut h = root_header(tar::EntryType::Directory, 0, 0o755);
+    b.append_data(&mut h, "bin/", std::io::empty()).unwrap();
+    b.append_path_with_name("/bin/busybox", "bin/busybox")
+        .expect("busybox-static at /bin/busybox");
+    for applet in applets {
+        let mut h = root_header(tar::EntryType::Symlink, 0, 0o777);
+        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
+            .unwrap();
+    }
+    for d in ["etc/", "data/"] {
+        let mut h = root_header(tar::EntryType::Directory, 0, 0o755);
+        b.append_data(&mut h, d, std::io::empty()).unwrap();
+    }
+    for (path, text) in [
+        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
+        ("etc/group", "root:x:0:\n"),
+        ("data/old", "old\n"),
+    ] {
+        let mut h = root_header(tar::EntryType::Regular, text.len() as u64, 0o644);
+        b.append_data(&mut h, path, text.as_bytes()).unwrap();
+    }
+    for (link, target) in [("pw", "/etc/passwd"), ("escape", "/")] {
+        let mut h = root_header(tar::EntryType::Symlink, 0, 0o777);
+        b.append_link(&mut h, link, target).unwrap();
+    }
+    b.into_inner().unwrap();
+    ok(
+        root,
+        &[
+            "import",
+            tar_path.to_str().unwrap(),
+            name,
+            "--change",
+            r#"CMD ["/bin/sh"]"#,
+        ],
+    );
+}
+
+/// Paths under `dir` (relative, sorted), never following a symlink.
+pub fn lstat_tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// (path without a trailing `/`, entry type, link target) of each entry of a tar
+/// (gzip or plain).
+pub fn tar_entries(bytes: &[u8]) -> Vec<(String, tar::EntryType, Option<String>)> {
+    let plain = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut v).unwrap();
+        v
+    } else {
+        bytes.to_vec()
+    };
+    let mut a = tar::Archive::new(&plain[..]);
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let p = String::from_utf8_lossy(&e.path_bytes())
+                .trim_end_matches('/')
+                .to_string();
+            let link = e
+                .link_name_bytes()
+                .map(|l| String::from_utf8_lossy(&l).into_owned());
+            (p, e.header().entry_type(), link)
+        })
+        .collect()
+}

@@ -5,6 +5,7 @@
 mod images;
 mod proxy;
 mod registry;
+mod runtime;
 
 // Each test binary uses a different part of the fixtures.
 #[allow(unused_imports)]
@@ -13,6 +14,8 @@ pub use images::*;
 pub use proxy::*;
 #[allow(unused_imports)]
 pub use registry::*;
+#[allow(unused_imports)]
+pub use runtime::*;
 
 use skiff_image::digest::Digest;
 use std::net::TcpListener;
@@ -138,7 +141,7 @@ pub fn json_digest(out: &str) -> String {
     v["Digest"].as_str().unwrap().to_string()
 }
 
-/// Files under `dir` (recursive), for "nothing changed" assertions.
+/// Files under `dir` (recursive, not following symlinks), for "nothing changed" assertions.
 pub fn tree(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     fn walk(d: &Path, base: &Path, out: &mut Vec<String>) {
@@ -146,7 +149,8 @@ pub fn tree(dir: &Path) -> Vec<String> {
         for e in rd.flatten() {
             let p = e.path();
             out.push(p.strip_prefix(base).unwrap().display().to_string());
-            if p.is_dir() {
+            // Never through a symlink: a layer may hold one to `/`.
+            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
                 walk(&p, base, out);
             }
         }

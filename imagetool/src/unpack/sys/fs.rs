@@ -305,6 +305,29 @@ pub fn open_in_root(root: BorrowedFd, path: &Path) -> io::Result<File> {
     check_fd(fd as libc::c_int).map(File::from)
 }
 
+/// Resolves `path` as if `root` were `/` (openat2 RESOLVE_IN_ROOT), following symlinks
+/// the way a runtime does for a mount destination, to an `O_PATH` fd (nothing is opened
+/// for reading, so a fifo or device there is harmless).
+pub fn resolve_in_root(root: BorrowedFd, path: &Path) -> io::Result<OwnedFd> {
+    let p = cstr(path)?;
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: `how` is a valid open_how of the size passed; `p` a valid C string.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            p.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    check_fd(fd as libc::c_int)
+}
+
 /// The `/proc/self/fd` path of an open directory, to list it with `read_dir` without
 /// resolving any path string of our own.
 pub fn fd_path(dir: BorrowedFd) -> PathBuf {
