@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use std::path::Path;
+use std::process::Command;
 
 /// A header owned by root, mtime 0, for `kind` with `mode`.
 fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
