@@ -38,20 +38,48 @@ need curl "apt-get install curl"
 WORK=$(mktemp -d /tmp/skiff-bench-image.XXXXXX)
 PIDS=()
 cleanup() {
-    # `|| true`: wait returns the killed registry's 143, and under set -e that ended
-    # the trap at the first registry, leaving the second running and $WORK behind.
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+    # Not under set -e: one failed step must not leave the later ones undone (a
+    # killed registry's wait returns 143, which once ended the trap early).
+    set +e
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     for b in "$WORK"/bundle-*; do
         [ -d "$b" ] || continue
-        "$SI" --root "$WORK/store" rm-bundle "$b" >/dev/null 2>&1 || true
-        mountpoint -q "$b/rootfs" 2>/dev/null && umount -l "$b/rootfs"
+        "$SI" --root "$WORK/store" rm-bundle "$b" >/dev/null 2>&1
     done
-    rm -rf "$WORK"
+    # Whatever is still mounted under $WORK (a bundle rm-bundle refused, one an
+    # interrupted unpack left), deepest first; only our own mounts, by path.
+    awk -v w="$WORK/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+        while read -r m; do umount -l "$m"; done
+    # --one-file-system: should a mount survive, rm does not reach through it.
+    rm -rf --one-file-system "$WORK"
 }
 trap cleanup EXIT
+# Long steps run in a session of their own and the shell waits for them: bash runs a
+# trap only once the foreground command is done, so a signal would otherwise wait out a
+# whole hyperfine series. The signal trap stops the step's process group, then exits,
+# which runs cleanup.
+STEP=
+step() {
+    local rc=0
+    setsid "$@" <&0 &
+    STEP=$!
+    wait "$STEP" || rc=$?
+    STEP=
+    return "$rc"
+}
+on_signal() {
+    if [ -n "$STEP" ]; then
+        kill -TERM -- "-$STEP" 2>/dev/null
+        for _ in $(seq 50); do kill -0 -- "-$STEP" 2>/dev/null || break; sleep 0.1; done
+    fi
+    exit "$1"
+}
+trap 'on_signal 129' HUP
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
 
 echo "bench: building images (about $IMAGE_MB MB from /usr; this takes a minute)" >&2
-python3 - "$WORK" "$LAYERS" "$IMAGE_MB" "$HUGE_MB" <<'PY'
+step python3 - "$WORK" "$LAYERS" "$IMAGE_MB" "$HUGE_MB" <<'PY'
 import gzip, hashlib, io, json, os, sys, tarfile
 from concurrent.futures import ProcessPoolExecutor
 work, nlayers, image_mb, huge_mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -207,7 +235,7 @@ declare -a ROWS=()
 # bench NAME PREPARE SKIFF_CMD PEER_NAME PEER_CMD
 bench() {
     local name=$1 prepare=$2 skiff_cmd=$3 peer=$4 peer_cmd=$5 json="$WORK/h-$RANDOM.json"
-    if ! hyperfine -N --style none --runs "$RUNS" --warmup 1 --export-json "$json" \
+    if ! step hyperfine -N --style none --runs "$RUNS" --warmup 1 --export-json "$json" \
         --prepare "$prepare" -n skiff "$skiff_cmd" -n peer "$peer_cmd" >"$json.log" 2>&1; then
         echo "bench: $name failed; the commands once more, with their output:" >&2
         for c in "$skiff_cmd" "$peer_cmd"; do sh -c "$prepare" >/dev/null 2>&1; echo "+ $c" >&2; sh -c "$c" >&2 || true; done
@@ -259,7 +287,7 @@ if "$SI" --root "$WORK/probe" unpack --help >/dev/null 2>&1; then
     "$SI" --root "$WORK/store" rm-bundle "$WORK/bundle-s" >/dev/null 2>&1 || true
     "$SI" --root "$WORK/store" unpack "$A/bench/big:1" "$WORK/bundle-s" >/dev/null
     "$SI" --root "$WORK/store" rm-bundle "$WORK/bundle-s"
-    hyperfine -N --style none --runs 10 --warmup 2 --export-json "$WORK/warm.json" \
+    step hyperfine -N --style none --runs 10 --warmup 2 --export-json "$WORK/warm.json" \
         --prepare "sh -c '$SI --root $WORK/store rm-bundle $WORK/bundle-s >/dev/null 2>&1; true'" \
         -n skiff "$SI --root $WORK/store unpack $A/bench/big:1 $WORK/bundle-s" >"$WORK/warm.log" 2>&1 ||
         { cat "$WORK/warm.log" >&2; exit 1; }
