@@ -39,6 +39,10 @@ need curl "apt-get install curl"
 [ -x /bin/busybox ] || { echo "bench: /bin/busybox missing (apt-get install busybox-static)" >&2; exit 2; }
 
 WORK=$(mktemp -d /tmp/skiff-bench-image.XXXXXX)
+# The 1-minute load average at the start, before each series and at the end: the
+# VM is shared, and the times mean little without it.
+load() { cut -d' ' -f1 /proc/loadavg >>"$WORK/load"; }
+load
 PIDS=()
 cleanup() {
     # Not under set -e: one failed step must not leave the later ones undone (a
@@ -247,6 +251,7 @@ declare -a ROWS=()
 # bench NAME PREPARE SKIFF_CMD PEER_NAME PEER_CMD
 bench() {
     local name=$1 prepare=$2 skiff_cmd=$3 peer=$4 peer_cmd=$5 json="$WORK/h-$RANDOM.json"
+    load
     if ! step hyperfine -N --style none --runs "$RUNS" --warmup 1 --export-json "$json" \
         --prepare "$prepare" -n skiff "$skiff_cmd" -n peer "$peer_cmd" >"$json.log" 2>&1; then
         echo "bench: $name failed; the commands once more, with their output:" >&2
@@ -326,6 +331,7 @@ print("%.1f" % (sum(map(isize, sys.argv[1:])) / 1e6))' $layers_tgz)
         warm_args+=(--prepare "sh -c '$SI --root $WORK/store rm-bundle $b >/dev/null 2>&1; true'"
             -n "$img" "$SI --root $WORK/store unpack $A/bench/$img:1 $b")
     done
+    load
     step hyperfine -N --style none --runs 20 --warmup 2 --export-json "$WORK/warm.json" \
         "${warm_args[@]}" >"$WORK/warm.log" 2>&1 || { cat "$WORK/warm.log" >&2; exit 1; }
     for img in small big many; do "$SI" --root "$WORK/store" rm-bundle "$WORK/bundle-w-$img" >/dev/null 2>&1 || true; done
@@ -346,6 +352,7 @@ if [ "$HUGE_MB" != 0 ] && [ -x /usr/bin/time ]; then
 fi
 
 du_big=$(du -sm "$WORK/big/blobs" | cut -f1)
+load
 python3 - "$RUNS" "$du_big" "$HUGE_MB" "$RSS_S" "$RSS_K" "$WORK" "${ROWS[@]}" <<'PY'
 import json, os, sys
 runs, du_big, huge_mb, rss_s, rss_k, work = sys.argv[1:7]
@@ -402,6 +409,9 @@ if os.path.exists(warm):
 if rss_s != "-":
     print("| peak RSS copying a %s MiB layer oci: -> registry | %s MiB | skopeo | %s MiB | %.2fx |" % (
         huge_mb, int(rss_s) // 1024, int(rss_k) // 1024, int(rss_s) / max(int(rss_k), 1)))
+l = [float(x) for x in open(os.path.join(work, "load")).read().split()]
+notes.append("load average (1 min) on %d cores: %.2f at start, %.2f to %.2f during, %.2f at end" % (
+    os.cpu_count(), l[0], min(l), max(l), l[-1]))
 print()
 for n in notes:
     print(n)
