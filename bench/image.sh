@@ -6,6 +6,9 @@
 # Images (built here, no network):
 #   big    : BENCH_LAYERS (6) gzip layers of real files from /usr, about
 #            BENCH_IMAGE_MB (300) MB compressed, plus busybox so it runs
+#   small  : busybox alone (one layer), for warm unpack beside big
+#   many   : 150 layers (busybox and 149 one-file layers), more lowerdirs than
+#            one page of mount options holds
 #   multi  : a two-platform index (amd64, arm64) of small images
 #   tags   : one small repo with 7 tags
 #   huge   : one uncompressed layer of BENCH_HUGE_MB (1024) MiB, peak RSS only
@@ -36,22 +39,54 @@ need curl "apt-get install curl"
 [ -x /bin/busybox ] || { echo "bench: /bin/busybox missing (apt-get install busybox-static)" >&2; exit 2; }
 
 WORK=$(mktemp -d /tmp/skiff-bench-image.XXXXXX)
+# The 1-minute load average at the start, before each series and at the end: the
+# VM is shared, and the times mean little without it.
+load() { cut -d' ' -f1 /proc/loadavg >>"$WORK/load"; }
+load
 PIDS=()
 cleanup() {
-    # `|| true`: wait returns the killed registry's 143, and under set -e that ended
-    # the trap at the first registry, leaving the second running and $WORK behind.
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+    # Not under set -e: one failed step must not leave the later ones undone (a
+    # killed registry's wait returns 143, which once ended the trap early).
+    set +e
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     for b in "$WORK"/bundle-*; do
         [ -d "$b" ] || continue
-        "$SI" --root "$WORK/store" rm-bundle "$b" >/dev/null 2>&1 || true
-        mountpoint -q "$b/rootfs" 2>/dev/null && umount -l "$b/rootfs"
+        "$SI" --root "$WORK/store" rm-bundle "$b" >/dev/null 2>&1
     done
-    rm -rf "$WORK"
+    # Whatever is still mounted under $WORK (a bundle rm-bundle refused, one an
+    # interrupted unpack left), deepest first; only our own mounts, by path.
+    awk -v w="$WORK/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+        while read -r m; do umount -l "$m"; done
+    # --one-file-system: should a mount survive, rm does not reach through it.
+    rm -rf --one-file-system "$WORK"
 }
 trap cleanup EXIT
+# Long steps run in a session of their own and the shell waits for them: bash runs a
+# trap only once the foreground command is done, so a signal would otherwise wait out a
+# whole hyperfine series. The signal trap stops the step's process group, then exits,
+# which runs cleanup.
+STEP=
+step() {
+    local rc=0
+    setsid "$@" <&0 &
+    STEP=$!
+    wait "$STEP" || rc=$?
+    STEP=
+    return "$rc"
+}
+on_signal() {
+    if [ -n "$STEP" ]; then
+        kill -TERM -- "-$STEP" 2>/dev/null
+        for _ in $(seq 50); do kill -0 -- "-$STEP" 2>/dev/null || break; sleep 0.1; done
+    fi
+    exit "$1"
+}
+trap 'on_signal 129' HUP
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
 
 echo "bench: building images (about $IMAGE_MB MB from /usr; this takes a minute)" >&2
-python3 - "$WORK" "$LAYERS" "$IMAGE_MB" "$HUGE_MB" <<'PY'
+step python3 - "$WORK" "$LAYERS" "$IMAGE_MB" "$HUGE_MB" <<'PY'
 import gzip, hashlib, io, json, os, sys, tarfile
 from concurrent.futures import ProcessPoolExecutor
 work, nlayers, image_mb, huge_mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -137,6 +172,13 @@ with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
     layers = list(ex.map(gz_layer, [(big, [busybox])] + [(big, g) for g in groups]))
 write_index(big, [image(big, layers, tag="1")])
 
+small = layout("small")
+write_index(small, [image(small, [gz_layer((small, [busybox]))], tag="1")])
+
+many = layout("many")
+write_index(many, [image(many, [gz_layer((many, [busybox]))] + [
+    gz_layer((many, [("f%d" % i, b"%d" % i), ("top", b"%d" % i)])) for i in range(1, 150)], tag="1")])
+
 # multi: two platforms, two small layers each.
 multi = layout("multi")
 descs = []
@@ -200,6 +242,8 @@ SKC=(--src-tls-verify=false --dest-tls-verify=false)
 
 echo "bench: seeding registry A" >&2
 "$SI" copy -q "oci:$WORK/big:1" "docker://$A/bench/big:1"
+"$SI" copy -q "oci:$WORK/small:1" "docker://$A/bench/small:1"
+"$SI" copy -q "oci:$WORK/many:1" "docker://$A/bench/many:1"
 "$SI" copy -q --all "oci:$WORK/multi:1" "docker://$A/bench/multi:1"
 for i in 1 2 3 4 5 6 7; do "$SI" copy -q "oci:$WORK/tags:t$i" "docker://$A/bench/tags:t$i"; done
 
@@ -207,7 +251,8 @@ declare -a ROWS=()
 # bench NAME PREPARE SKIFF_CMD PEER_NAME PEER_CMD
 bench() {
     local name=$1 prepare=$2 skiff_cmd=$3 peer=$4 peer_cmd=$5 json="$WORK/h-$RANDOM.json"
-    if ! hyperfine -N --style none --runs "$RUNS" --warmup 1 --export-json "$json" \
+    load
+    if ! step hyperfine -N --style none --runs "$RUNS" --warmup 1 --export-json "$json" \
         --prepare "$prepare" -n skiff "$skiff_cmd" -n peer "$peer_cmd" >"$json.log" 2>&1; then
         echo "bench: $name failed; the commands once more, with their output:" >&2
         for c in "$skiff_cmd" "$peer_cmd"; do sh -c "$prepare" >/dev/null 2>&1; echo "+ $c" >&2; sh -c "$c" >&2 || true; done
@@ -252,18 +297,44 @@ if "$SI" --root "$WORK/probe" unpack --help >/dev/null 2>&1; then
     # Extraction alone: layers already in the store (pulled), not yet extracted.
     "$SI" --root "$WORK/store" pull -q "$A/bench/big:1"
     layers_tgz=$(python3 -c 'import json,sys; i=json.load(open(sys.argv[1]+"/index.json")); m=json.load(open(sys.argv[1]+"/blobs/sha256/"+i["manifests"][0]["digest"][7:])); print(" ".join(sys.argv[1]+"/blobs/sha256/"+l["digest"][7:] for l in m["layers"]))' "$WORK/big")
-    bench "extraction of the layers (store -> bundle)" \
-        "sh -c '$SI --root $WORK/store rm-bundle $WORK/bundle-s >/dev/null 2>&1; rm -rf $WORK/store/layers $WORK/tarx; mkdir -p $WORK/tarx'" \
+    ext_prepare="sh -c '$SI --root $WORK/store rm-bundle $WORK/bundle-s >/dev/null 2>&1; rm -rf $WORK/store/layers $WORK/tarx; mkdir -p $WORK/tarx'"
+    bench "extraction of the layers (store -> bundle)" "$ext_prepare" \
         "$SI --root $WORK/store unpack $A/bench/big:1 $WORK/bundle-s" \
         "tar xz (1 core)" "sh -c 'for l in $layers_tgz; do tar -xzf \$l -C $WORK/tarx; done'"
+    ext_all=${ROWS[-1]##*|}
+    # Per core (the goal's measure): the same extraction on one CPU. extract_pending
+    # starts as many workers as available_parallelism says, and that honours the
+    # affinity mask, so under taskset it runs one; gzip -dc | tar x gets the same CPU.
+    bench "extraction on one CPU (taskset -c 0)" "$ext_prepare" \
+        "taskset -c 0 $SI --root $WORK/store unpack $A/bench/big:1 $WORK/bundle-s" \
+        "gzip -dc piped to tar x, same CPU" \
+        "taskset -c 0 sh -c 'for l in $layers_tgz; do gzip -dc \$l | tar -x -C $WORK/tarx; done'"
+    ext_one=${ROWS[-1]##*|}
+    # MB of tar the layers hold: gzip's trailer (ISIZE, mod 4 GiB, and no layer is that big).
+    tar_mb=$(python3 -c 'import os, struct, sys
+def isize(p):
+    with open(p, "rb") as f:
+        f.seek(-4, os.SEEK_END)
+        return struct.unpack("<I", f.read(4))[0]
+print("%.1f" % (sum(map(isize, sys.argv[1:])) / 1e6))' $layers_tgz)
+    printf '{"tar_mb": %s, "cores": %s, "all": "%s", "one": "%s"}\n' "$tar_mb" "$(nproc)" "$ext_all" "$ext_one" >"$WORK/extract.json"
     "$SI" --root "$WORK/store" rm-bundle "$WORK/bundle-s" >/dev/null 2>&1 || true
-    "$SI" --root "$WORK/store" unpack "$A/bench/big:1" "$WORK/bundle-s" >/dev/null
-    "$SI" --root "$WORK/store" rm-bundle "$WORK/bundle-s"
-    hyperfine -N --style none --runs 10 --warmup 2 --export-json "$WORK/warm.json" \
-        --prepare "sh -c '$SI --root $WORK/store rm-bundle $WORK/bundle-s >/dev/null 2>&1; true'" \
-        -n skiff "$SI --root $WORK/store unpack $A/bench/big:1 $WORK/bundle-s" >"$WORK/warm.log" 2>&1 ||
-        { cat "$WORK/warm.log" >&2; exit 1; }
-    "$SI" --root "$WORK/store" rm-bundle "$WORK/bundle-s" >/dev/null 2>&1 || true
+    # Warm unpack: every layer already extracted, so unpack writes config.json and
+    # mounts the overlay. The goal is under 20 ms and flat in image size, so busybox,
+    # the big image and the 150-layer one are timed in the same series.
+    warm_args=()
+    for img in small big many; do
+        b=$WORK/bundle-w-$img
+        "$SI" --root "$WORK/store" pull -q "$A/bench/$img:1" >/dev/null
+        "$SI" --root "$WORK/store" unpack "$A/bench/$img:1" "$b" >/dev/null
+        "$SI" --root "$WORK/store" rm-bundle "$b"
+        warm_args+=(--prepare "sh -c '$SI --root $WORK/store rm-bundle $b >/dev/null 2>&1; true'"
+            -n "$img" "$SI --root $WORK/store unpack $A/bench/$img:1 $b")
+    done
+    load
+    step hyperfine -N --style none --runs 20 --warmup 2 --export-json "$WORK/warm.json" \
+        "${warm_args[@]}" >"$WORK/warm.log" 2>&1 || { cat "$WORK/warm.log" >&2; exit 1; }
+    for img in small big many; do "$SI" --root "$WORK/store" rm-bundle "$WORK/bundle-w-$img" >/dev/null 2>&1 || true; done
 else
     echo "bench: this skiff-image has no unpack; unpack rows skipped" >&2
 fi
@@ -281,22 +352,67 @@ if [ "$HUGE_MB" != 0 ] && [ -x /usr/bin/time ]; then
 fi
 
 du_big=$(du -sm "$WORK/big/blobs" | cut -f1)
-python3 - "$RUNS" "$du_big" "$HUGE_MB" "$RSS_S" "$RSS_K" "$WORK/warm.json" "${ROWS[@]}" <<'PY'
+load
+python3 - "$RUNS" "$du_big" "$HUGE_MB" "$RSS_S" "$RSS_K" "$WORK" "${ROWS[@]}" <<'PY'
 import json, os, sys
-runs, du_big, huge_mb, rss_s, rss_k, warm = sys.argv[1:7]
+runs, du_big, huge_mb, rss_s, rss_k, work = sys.argv[1:7]
+warm = os.path.join(work, "warm.json")
+
+def shape(name): # an image layout's "N layers, M MB" (compressed)
+    d = os.path.join(work, name)
+    blob = lambda dg: os.path.join(d, "blobs", "sha256", dg[7:])
+    m = json.load(open(blob(json.load(open(os.path.join(d, "index.json")))["manifests"][0]["digest"])))
+    n = len(m["layers"])
+    return "%d layer%s, %.1f MB" % (n, "s" if n > 1 else "", sum(l["size"] for l in m["layers"]) / 1e6)
+
 print()
 print("skiff-image benchmark: %d cores, image of %s MB on disk, %s runs, medians" % (os.cpu_count(), du_big, runs))
 print("| operation | skiff-image | peer | peer time | ratio |")
 print("|---|---|---|---|---|")
-fmt = lambda s: "%.0f ms" % (s * 1000) if s < 1 else "%.2f s" % s
+fmt = lambda s: "%.1f ms" % (s * 1000) if s < 0.1 else "%.0f ms" % (s * 1000) if s < 1 else "%.2f s" % s
 for row in sys.argv[7:]:
     name, peer, path = row.split("|")
     r = {x["command"]: x["median"] for x in json.load(open(path))["results"]}
     print("| %s | %s | %s | %s | %.2fx |" % (name, fmt(r["skiff"]), peer, fmt(r["peer"]), r["skiff"] / r["peer"]))
+notes = []
+ext = os.path.join(work, "extract.json")
+if os.path.exists(ext):
+    # Throughput per core, higher is better: MB of tar over wall time times the
+    # cores the run had (N workers on N cores; one worker on one CPU).
+    e = json.load(open(ext))
+    mb, cores = e["tar_mb"], e["cores"]
+    res = lambda p: {x["command"]: x for x in json.load(open(p))["results"]}
+    a, o = res(e["all"]), res(e["one"])
+    tar1 = mb / o["peer"]["median"]
+    for label, t, n in (("one worker on one CPU", o["skiff"]["median"], 1),
+                        ("%d workers on %d cores" % (cores, cores), a["skiff"]["median"], cores)):
+        print("| extraction throughput per core, %s (MB/s of tar, higher is better) | %.0f MB/s | gzip -dc piped to tar x, one CPU | %.0f MB/s | %.2fx |" % (
+            label, mb / t / n, tar1, mb / t / n / tar1))
+    # On a loaded machine a run waits for a CPU as long as it runs, so MB per
+    # CPU-second (user+sys, hyperfine's mean) is the steadier per-core measure.
+    cpu = lambda x: x["user"] + x["system"]
+    print("| extraction throughput per CPU-second, one worker (MB of tar per user+sys s) | %.0f MB/s | gzip -dc piped to tar x, one CPU | %.0f MB/s | %.2fx |" % (
+        mb / cpu(o["skiff"]), mb / cpu(o["peer"]), cpu(o["peer"]) / cpu(o["skiff"])))
+    notes.append("extraction: %.0f MB of tar; MB per CPU-second (user+sys, mean) and CPUs busy (CPU time / wall): "
+                 "skiff %d workers %.0f (%.2f), skiff one worker %.0f (%.2f), tar -xzf %.0f (%.2f), gzip -dc | tar x on one CPU %.0f (%.2f)" % (
+        mb, cores, mb / cpu(a["skiff"]), cpu(a["skiff"]) / a["skiff"]["mean"],
+        mb / cpu(o["skiff"]), cpu(o["skiff"]) / o["skiff"]["mean"],
+        mb / cpu(a["peer"]), cpu(a["peer"]) / a["peer"]["mean"],
+        mb / cpu(o["peer"]), cpu(o["peer"]) / o["peer"]["mean"]))
 if os.path.exists(warm):
-    w = json.load(open(warm))["results"][0]["median"]
-    print("| warm unpack (layers already stored) | %s | - | - | - |" % fmt(w))
+    # Flat in image size: each image's time beside busybox's, in the ratio column.
+    w = {x["command"]: x["median"] for x in json.load(open(warm))["results"]}
+    print("| warm unpack (layers already stored), busybox (%s) | %s | - | - | - |" % (shape("small"), fmt(w["small"])))
+    for img, label in (("big", "big image"), ("many", "many-layer image")):
+        print("| warm unpack (layers already stored), %s (%s) | %s | same, busybox | %s | %.2fx |" % (
+            label, shape(img), fmt(w[img]), fmt(w["small"]), w[img] / w["small"]))
 if rss_s != "-":
     print("| peak RSS copying a %s MiB layer oci: -> registry | %s MiB | skopeo | %s MiB | %.2fx |" % (
         huge_mb, int(rss_s) // 1024, int(rss_k) // 1024, int(rss_s) / max(int(rss_k), 1)))
+l = [float(x) for x in open(os.path.join(work, "load")).read().split()]
+notes.append("load average (1 min) on %d cores: %.2f at start, %.2f to %.2f during, %.2f at end" % (
+    os.cpu_count(), l[0], min(l), max(l), l[-1]))
+print()
+for n in notes:
+    print(n)
 PY
