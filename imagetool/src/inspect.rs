@@ -55,13 +55,65 @@ pub fn inspect(
     tags: Vec<String>,
     opts: &CopyOptions,
 ) -> Result<Value> {
-    let (digest, m) = platform_manifest(src, opts)?;
+    Ok(described(src, name, tags, opts)?.doc)
+}
+
+/// What `inspect --format` templates see: skopeo's document plus the fields of
+/// `docker image inspect` scripts read: `Id` (the top-level manifest's digest, the image
+/// ID of `images`), `RepoDigests`, `Config` (the config's `config`), `RootFS`, `Author`,
+/// `Comment` and `Size` (config and layers, compressed).
+pub fn template_document(
+    src: &dyn ImageSource,
+    name: &str,
+    tags: Vec<String>,
+    opts: &CopyOptions,
+) -> Result<Value> {
+    let d = described(src, name, tags, opts)?;
+    let repo = name
+        .parse::<crate::reference::ImageRef>()
+        .map_or_else(|_| name.to_string(), |r| r.familiar_name());
+    let mut doc = d.doc;
+    let text = |k: &str| d.config.get(k).cloned().unwrap_or(json!(""));
+    let size = d.manifest.config.size + d.manifest.layers.iter().map(|l| l.size).sum::<u64>();
+    let extra = json!({
+        "Id": d.top.to_string(),
+        "RepoDigests": [format!("{repo}@{}", d.top)],
+        "Config": d.config.get("config").cloned().unwrap_or(json!({})),
+        "RootFS": d.config.get("rootfs").cloned().unwrap_or(Value::Null),
+        "Author": text("author"),
+        "Comment": text("comment"),
+        "Size": size,
+    });
+    if let (Some(o), Value::Object(e)) = (doc.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    Ok(doc)
+}
+
+struct Described {
+    doc: Value,
+    config: Value,
+    manifest: manifest::Manifest,
+    top: Digest,
+}
+
+fn described(
+    src: &dyn ImageSource,
+    name: &str,
+    tags: Vec<String>,
+    opts: &CopyOptions,
+) -> Result<Described> {
+    // skopeo's Digest is the top-level manifest's: an index's own digest, though every
+    // other field describes the chosen platform's image.
+    let (top, _) = read_manifest(src, None)?;
+    let top = Digest::of(&top);
+    let (_, m) = platform_manifest(src, opts)?;
     let config: Value =
         serde_json::from_slice(&read_config(src, &m.config)?).context("parse image config")?;
     let cfg = config.get("config").cloned().unwrap_or(Value::Null);
-    Ok(json!({
+    let doc = json!({
         "Name": name,
-        "Digest": digest.to_string(),
+        "Digest": top.to_string(),
         "RepoTags": tags,
         "Created": config.get("created").cloned().unwrap_or(Value::Null),
         "DockerVersion": config.get("docker_version").cloned().unwrap_or(json!("")),
@@ -73,7 +125,13 @@ pub fn inspect(
             "MIMEType": l.media_type, "Digest": l.digest.to_string(), "Size": l.size, "Annotations": l.annotations,
         })).collect::<Vec<_>>(),
         "Env": cfg.get("Env").cloned().unwrap_or(Value::Null),
-    }))
+    });
+    Ok(Described {
+        doc,
+        config,
+        manifest: m,
+        top,
+    })
 }
 
 /// One `history` row: the config's entry with the layer it produced, if any.

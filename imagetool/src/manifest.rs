@@ -7,6 +7,7 @@ use crate::digest::Digest;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::io::Read;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -22,6 +23,51 @@ pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.ta
 
 /// Every manifest type a registry may be asked for, in preference order.
 pub const ACCEPT_ALL: &[&str] = &[OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST];
+
+/// The largest manifest read from any transport: distribution refuses to store larger ones
+/// and containers/image to read them (`iolimits.MaxManifestBodySize`, 4 MiB).
+pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
+
+/// A manifest over [`MAX_MANIFEST_SIZE`], refused before it is parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("manifest {name} too large ({size} bytes, limit {limit})")]
+pub struct ManifestTooLarge {
+    pub name: String,
+    /// The size declared (Content-Length, file size) or counted; `64 MiB+` past that.
+    pub size: String,
+    pub limit: u64,
+}
+
+/// Read a manifest of `name` from `r`, refusing one over [`MAX_MANIFEST_SIZE`]: by the
+/// `declared` size (Content-Length, file size) before reading, else by counting.
+pub fn read_limited(mut r: impl Read, name: &str, declared: Option<u64>) -> Result<Vec<u8>> {
+    let too_large = |size: String| ManifestTooLarge {
+        name: name.to_string(),
+        size,
+        limit: MAX_MANIFEST_SIZE,
+    };
+    if let Some(n) = declared.filter(|n| *n > MAX_MANIFEST_SIZE) {
+        return Err(too_large(n.to_string()).into());
+    }
+    let mut bytes = Vec::new();
+    (&mut r)
+        .take(MAX_MANIFEST_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("read manifest {name}"))?;
+    if bytes.len() as u64 > MAX_MANIFEST_SIZE {
+        // Count the rest (bounded) so the message says how large it was.
+        const COUNT_UP_TO: u64 = 64 << 20;
+        let rest = std::io::copy(&mut r.take(COUNT_UP_TO), &mut std::io::sink()).unwrap_or(0);
+        let total = bytes.len() as u64 + rest;
+        let size = if total > COUNT_UP_TO {
+            format!("over {COUNT_UP_TO}")
+        } else {
+            total.to_string()
+        };
+        return Err(too_large(size).into());
+    }
+    Ok(bytes)
+}
 
 /// `org.opencontainers.image.ref.name`, the annotation naming an image in an OCI layout index.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -148,19 +194,33 @@ pub fn guess_media_type(bytes: &[u8]) -> String {
     }
 }
 
-/// Parse manifest bytes of the given media type.
+/// Parse manifest bytes of the given media type. A `mediaType` in the body must agree
+/// with the type declared beside it (Content-Type, the index entry), as the image spec
+/// requires and containers/image checks; a manifest must be schema version 2.
 pub fn parse(bytes: &[u8], media_type: &str) -> Result<Parsed> {
     if is_index(media_type) {
         let idx: Index = serde_json::from_slice(bytes)
             .with_context(|| format!("parse image index ({media_type})"))?;
+        check_declared(idx.media_type.as_deref(), media_type, idx.schema_version)?;
         return Ok(Parsed::Index(idx));
     }
     if media_type == OCI_MANIFEST || media_type == DOCKER_MANIFEST {
         let m: Manifest = serde_json::from_slice(bytes)
             .with_context(|| format!("parse image manifest ({media_type})"))?;
+        check_declared(m.media_type.as_deref(), media_type, m.schema_version)?;
         return Ok(Parsed::Image(Box::new(m)));
     }
     bail!("parse manifest: unsupported media type {media_type:?}")
+}
+
+fn check_declared(body: Option<&str>, declared: &str, schema_version: u32) -> Result<()> {
+    if let Some(b) = body.filter(|b| *b != declared) {
+        bail!("parse manifest: body says mediaType {b:?}, but it was served as {declared:?}");
+    }
+    if schema_version != 2 {
+        bail!("parse manifest ({declared}): schemaVersion {schema_version}, expected 2");
+    }
+    Ok(())
 }
 
 /// The platform of the running host in OCI terms (`GOARCH` names).

@@ -63,14 +63,12 @@ impl ImageRef {
 
     /// The familiar short form Docker prints (`busybox:latest`, `localhost:5000/a:t`).
     pub fn familiar(&self) -> String {
-        let full = self.to_string();
-        let Some(rest) = full.strip_prefix("docker.io/") else {
-            return full;
-        };
-        rest.strip_prefix("library/")
-            .filter(|r| !r.contains('/'))
-            .unwrap_or(rest)
-            .to_string()
+        familiarise(self.to_string())
+    }
+
+    /// The familiar repository name alone (`busybox`, `localhost:5000/a`).
+    pub fn familiar_name(&self) -> String {
+        familiarise(self.repository())
     }
 
     /// A copy of this reference with a different tag and no digest.
@@ -236,6 +234,17 @@ impl FromStr for ImageRef {
             digest,
         })
     }
+}
+
+/// Docker Hub's `docker.io/` and `library/` left out, as docker prints names.
+fn familiarise(full: String) -> String {
+    let Some(rest) = full.strip_prefix("docker.io/") else {
+        return full;
+    };
+    rest.strip_prefix("library/")
+        .filter(|r| !r.contains('/'))
+        .unwrap_or(rest)
+        .to_string()
 }
 
 impl fmt::Display for ImageRef {

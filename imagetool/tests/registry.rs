@@ -245,7 +245,7 @@ fn streamed_uploads_cut_or_refused_midway_start_over_and_verify() {
             fail_path: never(),
             cut_path: never(),
             cut_after: usize::MAX,
-            cut_upload: Some(("PATCH ".into(), 1 << 20)),
+            rules: vec![Rule::once("PATCH", "", Fault::CutUpload(1 << 20))],
             ..Default::default()
         },
     );

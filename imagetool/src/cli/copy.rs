@@ -7,6 +7,7 @@ use skiff_image::copy::{copy_image, CopyOptions};
 use skiff_image::platform::PlatformSpec;
 use skiff_image::progress;
 use skiff_image::recompress::Compression;
+use skiff_image::transport::subset::SubsetSource;
 use skiff_image::transport::{open_destination, open_source, Location};
 use std::path::{Path, PathBuf};
 
@@ -46,9 +47,10 @@ pub struct Opts {
     /// Blobs copied at once.
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
-    /// Platform to choose from an index, OS/ARCH[/VARIANT] (default: the host's).
-    #[arg(long)]
-    pub platform: Option<PlatformSpec>,
+    /// Platform to choose from an index, OS/ARCH[/VARIANT] (default: the host's); with
+    /// --all, a comma-separated list (or repeated flags): an index of only those.
+    #[arg(long, value_delimiter = ',')]
+    pub platform: Vec<PlatformSpec>,
     /// Recompress layers for the destination: gzip or zstd.
     #[arg(long)]
     pub dest_compress_format: Option<Compression>,
@@ -80,16 +82,27 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
         o.dest_cert_dir,
         o.retry_times,
     )?;
+    let (platform, subset) = match (o.all, o.platform.len()) {
+        (_, 0) => (None, None),
+        (false, 1) => (o.platform.into_iter().next(), None),
+        (true, _) => (None, Some(o.platform)),
+        (false, _) => anyhow::bail!(
+            "parse flags: several --platform values need --all (an index of those platforms)"
+        ),
+    };
     let copy = CopyOptions {
         all: o.all,
         jobs: o.jobs,
-        platform: o.platform,
+        platform,
         compress: o.dest_compress_format,
         progress: progress_unless(o.quiet, progress::COPY),
         claims: None,
     };
-    let src = open_source(&src_loc, &open_options(root, src_reg))
+    let mut src = open_source(&src_loc, &open_options(root, src_reg))
         .with_context(|| format!("open source {}", o.source))?;
+    if let Some(platforms) = subset {
+        src = Box::new(SubsetSource::new(src, platforms));
+    }
     let dst = open_destination(&dst_loc, &open_options(root, dst_reg))
         .with_context(|| format!("open destination {}", o.destination))?;
     let report = copy_image(src.as_ref(), dst.as_ref(), &copy)?;

@@ -1,12 +1,14 @@
-//! `inspect [--raw] [--config] NAME` — NAME is TRANSPORT:DETAILS or a local store name.
+//! `inspect [--raw] [--config] [--format T] NAME` — NAME is TRANSPORT:DETAILS or a local
+//! store name.
 
 use super::{location_or_store, open_options, RegistryArgs};
 use anyhow::Result;
 use clap::Args;
 use skiff_image::copy::CopyOptions;
-use skiff_image::inspect::{inspect, platform_manifest, read_config};
+use skiff_image::inspect::{inspect, platform_manifest, read_config, template_document};
 use skiff_image::platform::PlatformSpec;
 use skiff_image::registry::ops;
+use skiff_image::template::Template;
 use skiff_image::transport::{open_source, read_manifest, Location};
 use std::io::Write;
 use std::path::Path;
@@ -26,11 +28,15 @@ pub struct Opts {
     /// Don't list the repository's tags (registry images).
     #[arg(long)]
     pub no_tags: bool,
+    /// Go-template subset, as docker's: {{.Id}}, {{.Config.Env}}, {{json .Config}}.
+    #[arg(long, short = 'f', conflicts_with_all = ["raw", "config"])]
+    pub format: Option<String>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
 
 pub fn run(root: &Path, o: Opts) -> Result<()> {
+    let template = o.format.as_deref().map(Template::parse).transpose()?;
     let loc = location_or_store(&o.name)?;
     let reg = o.registry.options()?;
     let src = open_source(&loc, &open_options(root, reg.clone()))?;
@@ -62,6 +68,11 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
         Location::Registry(r) => (r.repository(), Vec::new()),
         _ => (o.name.clone(), Vec::new()),
     };
+    if let Some(t) = template {
+        let v = template_document(src.as_ref(), &name, tags, &copy)?;
+        writeln!(out, "{}", t.render(&v)?)?;
+        return Ok(());
+    }
     let v = inspect(src.as_ref(), &name, tags, &copy)?;
     writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     Ok(())

@@ -1,4 +1,4 @@
-//! `load -i FILE`: every image of a docker-archive / oci-archive into the store, by the
+//! `load -i FILE [-q]`: every image of a docker-archive / oci-archive into the store, by the
 //! names the archive records.
 
 use anyhow::{Context, Result};
@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 pub struct Opts {
     #[arg(long, short = 'i', required = true)]
     pub input: PathBuf,
+    /// Print nothing on success.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 pub fn run(root: &Path, o: Opts) -> Result<()> {
@@ -31,7 +34,7 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
         for n in rest {
             store.tag(&first.to_string(), n)?;
         }
-        for n in &names {
+        for n in names.iter().filter(|_| !o.quiet) {
             out!("Loaded image: {n}");
         }
     }

@@ -174,6 +174,7 @@ pub fn registry_options(
         tls_verify,
         authfile,
         retry_times,
+        read_timeout: skiff_image::registry::read_timeout_from_env()?,
         ..Default::default()
     };
     if let Some(c) = creds {

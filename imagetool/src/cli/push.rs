@@ -1,6 +1,7 @@
-//! `push NAME [DEST]`: local store → `docker://NAME` (or DEST, any transport).
+//! `push NAME [DEST]`: local store → `docker://NAME` (or DEST: any transport, a bare
+//! reference meaning a registry).
 
-use super::{open_options, progress_unless, RegistryArgs};
+use super::{location_or_store, open_options, progress_unless, RegistryArgs};
 use anyhow::Result;
 use clap::Args;
 use skiff_image::copy::{copy_image, CopyOptions};
@@ -32,7 +33,11 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
     let store = Store::open(root)?;
     let src = store.source(&o.name)?;
     let loc = match &o.destination {
-        Some(d) => Location::parse(d)?,
+        // A DEST without a transport is a registry reference, as docker push's NAME is.
+        Some(d) => match location_or_store(d)? {
+            Location::Store(n) if !d.starts_with("skiff:") => Location::Registry(n.parse()?),
+            loc => loc,
+        },
         None => Location::Registry(
             o.name
                 .strip_prefix("docker://")

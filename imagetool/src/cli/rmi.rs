@@ -1,4 +1,5 @@
-//! `rmi NAME...`: remove names; blobs no name reaches are deleted.
+//! `rmi [-f] NAME...`: remove names; blobs no name reaches are deleted. By image ID every
+//! name of the image goes, which takes `-f` when it has several, as in docker.
 
 use anyhow::Result;
 use clap::Args;
@@ -9,13 +10,17 @@ use std::path::Path;
 pub struct Opts {
     #[arg(required = true)]
     pub names: Vec<String>,
+    /// Remove every name of an image given by ID.
+    #[arg(long, short = 'f')]
+    pub force: bool,
 }
 
 pub fn run(root: &Path, o: Opts) -> Result<()> {
     let store = Store::open(root)?;
     for n in &o.names {
-        let d = store.remove(n)?;
-        out!("Untagged: {}", d.ref_name().unwrap_or(n));
+        for removed in store.remove(n, o.force)? {
+            out!("Untagged: {removed}");
+        }
     }
     Ok(())
 }

@@ -99,8 +99,8 @@ impl Client {
         let agent = ureq::AgentBuilder::new()
             .tls_config(tls)
             .timeout_connect(Duration::from_secs(30))
-            .timeout_read(Duration::from_secs(120))
-            .timeout_write(Duration::from_secs(120))
+            .timeout_read(opts.read_timeout)
+            .timeout_write(opts.read_timeout)
             // Every blob worker keeps its connection between requests (ureq keeps one idle
             // connection per host by default, so parallel uploads reconnected per request).
             .max_idle_connections_per_host(IDLE_PER_HOST)
@@ -435,8 +435,7 @@ fn retryable(t: &ureq::Transport) -> bool {
 }
 
 fn retry_after(resp: &ureq::Response) -> Option<Duration> {
-    let secs: u64 = resp.header("retry-after")?.trim().parse().ok()?;
-    Some(Duration::from_secs(secs.min(60)))
+    super::retry_after::parse(resp.header("retry-after")?, std::time::SystemTime::now())
 }
 
 /// `: CODE message` from a distribution error body (`{"errors":[{"code","message"}]}`).

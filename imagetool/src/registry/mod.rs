@@ -9,6 +9,7 @@ pub mod clients;
 pub mod dest;
 pub mod ops;
 pub mod registries;
+pub mod retry_after;
 pub mod search;
 pub mod source;
 pub mod tls;
@@ -18,7 +19,28 @@ pub use clients::Clients;
 pub use dest::RegistryDestination;
 pub use source::RegistrySource;
 
+use anyhow::{anyhow, Result};
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long a registry may stay silent in the middle of a request before it counts as a
+/// failed (and retried) attempt.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `$SKIFF_REGISTRY_TIMEOUT`: the read timeout in seconds (fractions allowed), for slow
+/// links and for tests of stalled servers; [`DEFAULT_READ_TIMEOUT`] when unset.
+pub fn read_timeout_from_env() -> Result<Duration> {
+    let Some(v) = std::env::var_os("SKIFF_REGISTRY_TIMEOUT") else {
+        return Ok(DEFAULT_READ_TIMEOUT);
+    };
+    let s = v.to_string_lossy();
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|secs| secs.is_finite() && *secs > 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| anyhow!("parse SKIFF_REGISTRY_TIMEOUT={s:?}: expected seconds > 0"))
+}
 
 /// Options for talking to registries, as skopeo's flags name them.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,6 +61,8 @@ pub struct RegistryOptions {
     pub registries_conf: Option<PathBuf>,
     /// Drop-in directory instead of `/etc/containers/registries.conf.d`.
     pub registries_conf_dir: Option<PathBuf>,
+    /// Longest silence of a registry within one request ([`read_timeout_from_env`]).
+    pub read_timeout: Duration,
 }
 
 impl Default for RegistryOptions {
@@ -52,18 +76,18 @@ impl Default for RegistryOptions {
             cert_dir: None,
             registries_conf: None,
             registries_conf_dir: None,
+            read_timeout: read_timeout_from_env().unwrap_or(DEFAULT_READ_TIMEOUT),
         }
     }
 }
 
-/// `certs.d` directories as containers and docker read them: the user's own first when not
-/// root (`~/.config/containers/certs.d`), then the system ones.
+/// `certs.d` directories as containers and docker read them: the user's own first
+/// (`~/.config/containers/certs.d`; containers/image `dockerCertDir` reads it for root
+/// too), then the system ones.
 fn default_certs_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    if !nix::unistd::geteuid().is_root() {
-        if let Some(home) = std::env::var_os("HOME") {
-            dirs.push(PathBuf::from(home).join(".config/containers/certs.d"));
-        }
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        dirs.push(PathBuf::from(home).join(".config/containers/certs.d"));
     }
     dirs.push(PathBuf::from("/etc/containers/certs.d"));
     dirs.push(PathBuf::from("/etc/docker/certs.d"));

@@ -89,11 +89,12 @@ pub fn get_manifest(client: &Client, reference: &str) -> Result<(Vec<u8>, String
     let content_type = resp
         .header("content-type")
         .map(|c| c.split(';').next().unwrap_or(c).trim().to_string());
-    let mut bytes = Vec::new();
-    resp.into_reader()
-        .take(16 << 20)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("read manifest from {url}"))?;
+    let declared = resp
+        .header("content-length")
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    let sep = if reference.contains(':') { '@' } else { ':' };
+    let name = format!("{}/{}{sep}{reference}", client.domain(), client.repo());
+    let bytes = manifest::read_limited(resp.into_reader(), &name, declared)?;
     let media_type = match content_type {
         Some(c) if c != "application/json" && !c.is_empty() => c,
         _ => manifest::guess_media_type(&bytes),
@@ -134,6 +135,12 @@ impl ImageSource for RegistrySource {
                 bail!("verify manifest {want}: registry sent content with digest {got}");
             }
         }
+        // A malformed manifest is refused here, where the reference is known.
+        manifest::parse(&bytes, &mt).with_context(|| match (self.chosen.get(), instance) {
+            (Some((_, r)), Some(d)) => format!("read manifest {}@{d}", r.repository()),
+            (Some((_, r)), None) => format!("read manifest {r}"),
+            (None, _) => "read manifest".to_string(),
+        })?;
         Ok((bytes, mt))
     }
 
@@ -149,6 +156,7 @@ impl ImageSource for RegistrySource {
             client,
             url,
             offset,
+            size: desc.size,
             inner: None,
             resumes_left: 5,
         };
@@ -167,10 +175,15 @@ impl ImageSource for RegistrySource {
 
 /// A blob body that, when the connection fails mid-stream, asks again from the byte it
 /// reached (`Range: bytes=N-`). The verifying reader above it still sees one stream.
+/// A body that ends before the descriptor's size counts as cut (a registry or proxy whose
+/// Content-Length is too small), and one that fails after the last byte counts as whole
+/// (a Content-Length too large): in both cases the verifying reader has the last word.
 struct ResumingReader {
     client: Arc<Client>,
     url: String,
     offset: u64,
+    /// The descriptor's size: where the blob ends whatever the headers say.
+    size: u64,
     inner: Option<Box<dyn Read + Send + Sync>>,
     resumes_left: u32,
 }
@@ -219,21 +232,33 @@ impl Read for ResumingReader {
             let Some(inner) = self.inner.as_mut() else {
                 return Err(io::Error::other(format!("GET {}: no response", self.url)));
             };
-            match inner.read(buf) {
+            let err = match inner.read(buf) {
+                Ok(0) if !buf.is_empty() && self.offset < self.size => io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "GET {}: body ended at byte {} of {}",
+                        self.url, self.offset, self.size
+                    ),
+                ),
                 Ok(n) => {
                     self.offset += n as u64;
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if self.resumes_left > 0 && e.kind() != io::ErrorKind::InvalidData => {
-                    self.resumes_left -= 1;
-                    self.inner = None;
-                    self.open().map_err(|e2| {
-                        io::Error::other(format!("{e}; resume at byte {}: {e2}", self.offset))
-                    })?;
+                // Every byte is here; the verifying reader checks them.
+                Err(e) if self.offset >= self.size && e.kind() != io::ErrorKind::InvalidData => {
+                    return Ok(0)
                 }
-                Err(e) => return Err(e),
+                Err(e) => e,
+            };
+            if self.resumes_left == 0 || err.kind() == io::ErrorKind::InvalidData {
+                return Err(err);
             }
+            self.resumes_left -= 1;
+            self.inner = None;
+            self.open().map_err(|e2| {
+                io::Error::other(format!("{err}; resume at byte {}: {e2}", self.offset))
+            })?;
         }
     }
 }

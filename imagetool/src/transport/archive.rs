@@ -33,11 +33,14 @@ impl TarLayoutSource {
         TarLayoutSource { tar, top }
     }
 
-    fn read_verified(&self, d: &Digest) -> Result<Vec<u8>> {
-        let bytes = self.tar.read_small(&blob_member(d))?;
+    /// A manifest member, size-limited and checked against its digest.
+    fn read_manifest(&self, d: &Digest) -> Result<Vec<u8>> {
+        let member = blob_member(d);
+        let name = format!("{d} in {:?}", self.tar.path());
+        let bytes = manifest::read_limited(self.tar.open(&member)?, &name, self.tar.size(&member))?;
         let got = Digest::of(&bytes);
         if &got != d {
-            anyhow::bail!("verify blob {d}: content has digest {got}");
+            anyhow::bail!("verify manifest {d}: content has digest {got}");
         }
         Ok(bytes)
     }
@@ -58,17 +61,15 @@ pub fn open_oci_archive(file: &Path, name: Option<&str>) -> Result<TarLayoutSour
 
 impl ImageSource for TarLayoutSource {
     fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)> {
-        match instance {
-            None => Ok((
-                self.read_verified(&self.top.digest)?,
-                self.top.media_type.clone(),
-            )),
-            Some(d) => {
-                let bytes = self.read_verified(d)?;
-                let mt = manifest::guess_media_type(&bytes);
-                Ok((bytes, mt))
-            }
-        }
+        let digest = instance.unwrap_or(&self.top.digest);
+        let bytes = self.read_manifest(digest)?;
+        let mt = match instance {
+            None => self.top.media_type.clone(),
+            Some(_) => manifest::guess_media_type(&bytes),
+        };
+        manifest::parse(&bytes, &mt)
+            .with_context(|| format!("read manifest {digest} in {:?}", self.tar.path()))?;
+        Ok((bytes, mt))
     }
 
     fn blob_raw(&self, desc: &Descriptor) -> Result<BlobReader> {

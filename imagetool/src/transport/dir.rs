@@ -43,8 +43,12 @@ impl DirSource {
 
 impl ImageSource for DirSource {
     fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)> {
-        let bytes = fsutil::read_small(&manifest_name(&self.dir, instance))?;
+        let p = manifest_name(&self.dir, instance);
+        let f = File::open(&p).with_context(|| format!("open manifest {p:?}"))?;
+        let size = f.metadata().ok().map(|m| m.len());
+        let bytes = manifest::read_limited(f, &format!("{p:?}"), size)?;
         let mt = manifest::guess_media_type(&bytes);
+        manifest::parse(&bytes, &mt).with_context(|| format!("read manifest {p:?}"))?;
         Ok((bytes, mt))
     }
 

@@ -254,6 +254,16 @@ impl DockerArchiveDestination {
     }
 }
 
+impl DockerArchiveDestination {
+    /// Like [`ImageDestination::commit`], but the archive goes to `out` (`save` without
+    /// `-o`) instead of the file.
+    pub fn commit_to(&self, out: &mut dyn std::io::Write) -> Result<()> {
+        self.writer.commit()?;
+        self.write_metadata()?;
+        tarfile::write_tree_to(self.writer.layout().dir(), out)
+    }
+}
+
 impl ImageDestination for DockerArchiveDestination {
     fn has_blob(&self, desc: &Descriptor) -> Result<bool> {
         self.writer.has_blob(desc)

@@ -5,7 +5,7 @@
 
 use crate::digest::Digest;
 use crate::fsutil::{self, TempDir};
-use crate::manifest::{Descriptor, Index, REF_NAME};
+use crate::manifest::{self, Descriptor, Index, REF_NAME};
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs::{self, File};
 use std::io::Read;
@@ -70,6 +70,20 @@ impl Layout {
         let actual = Digest::of(&bytes);
         if &actual != digest {
             bail!("verify blob {digest}: content has digest {actual}");
+        }
+        Ok(bytes)
+    }
+
+    /// A manifest blob, refused past [`manifest::MAX_MANIFEST_SIZE`] before it is read.
+    pub fn read_manifest(&self, digest: &Digest) -> Result<Vec<u8>> {
+        let p = self.blob_path(digest);
+        let f = File::open(&p).with_context(|| format!("open manifest {digest} at {p:?}"))?;
+        let size = f.metadata().ok().map(|m| m.len());
+        let name = format!("{digest} in {:?}", self.dir);
+        let bytes = manifest::read_limited(f, &name, size)?;
+        let actual = Digest::of(&bytes);
+        if &actual != digest {
+            bail!("verify manifest {digest}: content has digest {actual}");
         }
         Ok(bytes)
     }

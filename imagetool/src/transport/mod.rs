@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod layout;
 pub mod oci;
 pub mod store;
+pub mod subset;
 pub mod tarfile;
 
 use crate::digest::{Digest, Hasher};

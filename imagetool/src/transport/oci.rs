@@ -30,17 +30,15 @@ impl OciSource {
 
 impl ImageSource for OciSource {
     fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)> {
-        match instance {
-            None => {
-                let bytes = self.layout.read_blob(&self.top.digest)?;
-                Ok((bytes, self.top.media_type.clone()))
-            }
-            Some(d) => {
-                let bytes = self.layout.read_blob(d)?;
-                let mt = manifest::guess_media_type(&bytes);
-                Ok((bytes, mt))
-            }
-        }
+        let digest = instance.unwrap_or(&self.top.digest);
+        let bytes = self.layout.read_manifest(digest)?;
+        let mt = match instance {
+            None => self.top.media_type.clone(),
+            Some(_) => manifest::guess_media_type(&bytes),
+        };
+        manifest::parse(&bytes, &mt)
+            .with_context(|| format!("read manifest {digest} in {:?}", self.layout.dir()))?;
+        Ok((bytes, mt))
     }
 
     fn blob_raw(&self, desc: &Descriptor) -> Result<BlobReader> {

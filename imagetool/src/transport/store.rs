@@ -137,26 +137,40 @@ impl Store {
         self.layout.write_index(&index)
     }
 
-    /// Remove a name; blobs no other name reaches are deleted.
-    pub fn remove(&self, name: &str) -> Result<Descriptor> {
+    /// Remove a name, or by image ID every name of the image, which takes `force` when it
+    /// has several (docker: "image is referenced in multiple repositories"). Blobs no
+    /// other name reaches are deleted. Returns the names removed.
+    pub fn remove(&self, name: &str, force: bool) -> Result<Vec<String>> {
         let _g = lock::lock_exclusive(&self.lock_path())?;
         let desc = self.find(name)?;
         let mut index = self.layout.read_index()?;
-        // By image ID every name of it goes; by name (also a short name resolved through
-        // registries.conf) only that name.
+        // By name (also a short name resolved through registries.conf) only that name.
         let hex = name.strip_prefix("sha256:").unwrap_or(name);
         let by_id = store_key(name)? == name && hex.bytes().all(|b| b.is_ascii_hexdigit());
-        let before = index.manifests.len();
-        match desc.ref_name() {
-            Some(n) if !by_id => index.manifests.retain(|d| d.ref_name() != Some(n)),
-            _ => index.manifests.retain(|d| d.digest != desc.digest),
-        }
-        if index.manifests.len() == before {
+        let gone = |d: &Descriptor| match desc.ref_name() {
+            Some(n) if !by_id => d.ref_name() == Some(n),
+            _ => d.digest == desc.digest,
+        };
+        let names: Vec<String> = index
+            .manifests
+            .iter()
+            .filter(|d| gone(d))
+            .map(|d| d.ref_name().unwrap_or(name).to_string())
+            .collect();
+        if names.is_empty() {
             bail!("remove image {name:?}: no such image");
         }
+        if names.len() > 1 && !force {
+            bail!(
+                "remove image {name:?}: it has {} names ({}); name one, or force with -f",
+                names.len(),
+                names.join(", ")
+            );
+        }
+        index.manifests.retain(|d| !gone(d));
         self.layout.write_index(&index)?;
         self.collect_garbage(&index)?;
-        Ok(desc)
+        Ok(names)
     }
 
     /// Delete blobs not reachable from index.json. Caller holds the lock.

@@ -150,6 +150,16 @@ pub fn write_tree(dir: &Path, out: &Path) -> Result<()> {
     res.with_context(|| format!("write archive {out:?}"))
 }
 
+/// Write the tree at `dir` as an uncompressed tar to `out` (a pipe: `save` to stdout),
+/// in the same order as [`write_tree`].
+pub fn write_tree_to(dir: &Path, out: &mut dyn std::io::Write) -> Result<()> {
+    let mut b = tar::Builder::new(std::io::BufWriter::with_capacity(256 << 10, out));
+    b.follow_symlinks(false);
+    add_tree(&mut b, dir, "")?;
+    let mut w = b.into_inner().context("finish tar")?;
+    std::io::Write::flush(&mut w).context("write archive to standard output")
+}
+
 fn add_tree<W: std::io::Write>(b: &mut tar::Builder<W>, dir: &Path, rel: &str) -> Result<()> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("read directory {dir:?}"))?

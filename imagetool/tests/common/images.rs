@@ -267,3 +267,237 @@ pub fn tar_entries(bytes: &[u8]) -> Vec<(String, tar::EntryType, Option<String>)
         })
         .collect()
 }
+
+/// The `multi` image of [`build_layout`] as pushed to a registry: where, and its digests.
+pub struct Pushed {
+    pub layout: Layout,
+    /// `HOST/REPO:1` on the registry itself.
+    pub name: String,
+    pub manifest: Digest,
+    pub config: Digest,
+    /// The largest layer (`big` bytes of noise).
+    pub big: Digest,
+    pub big_size: u64,
+}
+
+/// Build the layout of [`build_layout`] under `dir` and copy its `multi` image to
+/// `docker://HOST/REPO:1`.
+pub fn push_multi(root: &Path, dir: &Path, host: &str, repo: &str, big: usize) -> Pushed {
+    let layout = build_layout(dir, big);
+    let name = format!("{host}/{repo}:1");
+    ok(
+        root,
+        &[
+            "copy",
+            "-q",
+            &format!("oci:{}:multi", layout.dir().display()),
+            &format!("docker://{name}"),
+        ],
+    );
+    let d = layout.find(Some("multi")).unwrap();
+    let m: Manifest = serde_json::from_slice(&layout.read_blob(&d.digest).unwrap()).unwrap();
+    let big = m.layers.iter().max_by_key(|l| l.size).unwrap().clone();
+    Pushed {
+        name,
+        manifest: d.digest,
+        config: m.config.digest,
+        big: big.digest,
+        big_size: big.size,
+        layout,
+    }
+}
+
+/// One tar entry of a hand-made layer.
+pub enum Entry<'a> {
+    Dir(&'a str, u32),
+    File(&'a str, &'a [u8], u32),
+    /// A file with extended attributes (PAX `SCHILY.xattr.*` records).
+    XattrFile(&'a str, &'a [u8], &'a [(&'a str, &'a [u8])]),
+    Symlink(&'a str, &'a str),
+    /// A hardlink: name, then the earlier entry of the same layer it links to.
+    Hardlink(&'a str, &'a str),
+}
+
+/// A gzip layer of `entries` in order (owned by root, mtime 0); returns (blob, diff id).
+pub fn raw_layer(entries: &[Entry]) -> (Vec<u8>, Digest) {
+    let mut b = tar::Builder::new(Vec::new());
+    for e in entries {
+        let mut h = tar::Header::new_ustar();
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(0);
+        let (path, data): (&str, &[u8]) = match e {
+            Entry::Dir(p, mode) => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(*mode);
+                (p, b"")
+            }
+            Entry::File(p, data, mode) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(*mode);
+                h.set_size(data.len() as u64);
+                (p, data)
+            }
+            Entry::XattrFile(p, data, xattrs) => {
+                let records: Vec<(String, &[u8])> = xattrs
+                    .iter()
+                    .map(|(k, v)| (format!("SCHILY.xattr.{k}"), *v))
+                    .collect();
+                b.append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), *v)))
+                    .unwrap();
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o644);
+                h.set_size(data.len() as u64);
+                (p, data)
+            }
+            Entry::Symlink(p, target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                h.set_link_name(target).unwrap();
+                (p, b"")
+            }
+            Entry::Hardlink(p, target) => {
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_mode(0o644);
+                h.set_link_name(target).unwrap();
+                (p, b"")
+            }
+        };
+        h.set_path(path).unwrap();
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+    let tar = b.into_inner().unwrap();
+    let diff = Digest::of(&tar);
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    (gz.finish().unwrap(), diff)
+}
+
+/// The six layers of the test image, bottom first: a base with setuid and
+/// setgid files, a hardlink, relative and absolute symlinks and an xattr'd file; then a
+/// whiteout of a file and of a directory; an opaque directory; three hardlinks of one
+/// file; a symlink whiteout and a new symlink; a last layer with a setuid file and
+/// xattrs on a file holding both `user.` and `trusted.` names.
+pub fn rich_layers() -> Vec<(Vec<u8>, Digest)> {
+    use Entry::*;
+    vec![
+        raw_layer(&[
+            Dir("etc/", 0o755),
+            File("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644),
+            Dir("bin/", 0o755),
+            File("bin/su", b"#!su\n", 0o4755),
+            File("bin/sg", b"#!sg\n", 0o2755),
+            Dir("data/", 0o755),
+            File("data/keep", b"keep\n", 0o644),
+            File("data/gone", b"gone\n", 0o644),
+            File("data/linked", b"shared\n", 0o644),
+            Hardlink("data/hard", "data/linked"),
+            Dir("gone_dir/", 0o755),
+            File("gone_dir/f", b"f\n", 0o644),
+            Dir("opq/", 0o755),
+            File("opq/old1", b"1\n", 0o644),
+            File("opq/old2", b"2\n", 0o644),
+            Dir("lnk/", 0o755),
+            Symlink("lnk/rel", "../data/keep"),
+            Symlink("lnk/abs", "/etc/passwd"),
+        ]),
+        raw_layer(&[
+            Dir("data/", 0o755),
+            File("data/.wh.gone", b"", 0o644),
+            File(".wh.gone_dir", b"", 0o644),
+            XattrFile("data/xattr", b"x\n", &[("user.skiff", b"v1")]),
+        ]),
+        raw_layer(&[
+            Dir("opq/", 0o755),
+            File("opq/.wh..wh..opq", b"", 0o644),
+            File("opq/new", b"new\n", 0o644),
+        ]),
+        raw_layer(&[
+            Dir("hl/", 0o755),
+            File("hl/a", b"hardlinked\n", 0o644),
+            Hardlink("hl/b", "hl/a"),
+            Hardlink("hl/c", "hl/a"),
+        ]),
+        raw_layer(&[
+            Dir("lnk/", 0o755),
+            File("lnk/.wh.abs", b"", 0o644),
+            Symlink("lnk/dir", "../hl"),
+        ]),
+        raw_layer(&[
+            Dir("app/", 0o1777),
+            File("app/run", b"#!run\n", 0o4711),
+            XattrFile(
+                "app/tagged",
+                b"t\n",
+                &[("user.skiff.app", b"a1"), ("trusted.skiff", b"t1")],
+            ),
+            File(
+                "etc/passwd",
+                b"root:x:0:0:root:/root:/bin/sh\napp:x:1:1::/app:/bin/sh\n",
+                0o644,
+            ),
+        ]),
+    ]
+}
+
+/// Write the six-layer image into `layout` as `name`; returns its manifest descriptor and
+/// the layers' diff IDs.
+pub fn write_rich_image(layout: &Layout, name: &str) -> (Descriptor, Vec<Digest>) {
+    let (blobs, diff_ids): (Vec<Vec<u8>>, Vec<Digest>) = rich_layers().into_iter().unzip();
+    let d = write_image(layout, host_arch(), &blobs, &diff_ids);
+    name_in_index(layout, d.clone(), name);
+    (d, diff_ids)
+}
+
+/// A Docker v2 schema 2 image (Docker media types throughout) for `arch` in `layout`.
+pub fn write_docker_image(layout: &Layout, arch: &str, files: &[(&str, &[u8])]) -> Descriptor {
+    let (l, diff) = layer(files);
+    let config = serde_json::json!({
+        "architecture": arch, "os": "linux",
+        "config": {"Cmd": ["sh"], "Env": ["PATH=/usr/bin:/bin", format!("ARCH={arch}")]},
+        "rootfs": {"type": "layers", "diff_ids": [diff.to_string()]},
+        "history": [{"created_by": "skiff test", "created": "2024-01-01T00:00:00Z"}],
+    });
+    let config = serde_json::to_vec(&config).unwrap();
+    put(layout, &config);
+    put(layout, &l);
+    let m = Manifest {
+        schema_version: 2,
+        media_type: Some(manifest::DOCKER_MANIFEST.into()),
+        config: Descriptor::of_bytes(manifest::DOCKER_CONFIG, &config),
+        layers: vec![Descriptor::of_bytes(manifest::DOCKER_LAYER_GZIP, &l)],
+        annotations: BTreeMap::new(),
+    };
+    let bytes = serde_json::to_vec_pretty(&m).unwrap();
+    put(layout, &bytes);
+    let mut d = Descriptor::of_bytes(manifest::DOCKER_MANIFEST, &bytes);
+    d.platform = Some(Platform {
+        architecture: arch.into(),
+        os: "linux".into(),
+        variant: None,
+        os_version: None,
+    });
+    d
+}
+
+/// A Docker manifest list of an amd64 and an arm64 image, named `name` in `layout`;
+/// returns the list's descriptor and its children.
+pub fn write_docker_list(layout: &Layout, name: &str) -> (Descriptor, Vec<Descriptor>) {
+    let children = vec![
+        write_docker_image(layout, "amd64", &[("etc/arch", b"amd64\n")]),
+        write_docker_image(layout, "arm64", &[("etc/arch", b"arm64\n")]),
+    ];
+    let list = Index {
+        schema_version: 2,
+        media_type: Some(manifest::DOCKER_LIST.into()),
+        manifests: children.clone(),
+        annotations: BTreeMap::new(),
+    };
+    let bytes = serde_json::to_vec_pretty(&list).unwrap();
+    put(layout, &bytes);
+    let d = Descriptor::of_bytes(manifest::DOCKER_LIST, &bytes);
+    name_in_index(layout, d.clone(), name);
+    (d, children)
+}

@@ -183,3 +183,12 @@ pub fn fails_env(root: &Path, env: &[(&str, String)], args: &[&str]) -> String {
     );
     err
 }
+
+/// What "untouched" is checked against: every path under `<root>/oci` and the bytes of
+/// its index.json.
+pub fn store_snapshot(root: &Path) -> (Vec<String>, Vec<u8>) {
+    (
+        tree(&root.join("oci")),
+        std::fs::read(root.join("oci/index.json")).unwrap_or_default(),
+    )
+}
