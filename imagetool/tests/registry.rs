@@ -42,6 +42,13 @@ fn push_pull_mount_skip_and_skopeo_interop() {
         json_digest(&ok(&root2, &["inspect", &format!("{h}/test/bb:1")])),
         digest
     );
+    // An explicit --tls-verify=true means TLS even on loopback, as with skopeo: a plain
+    // HTTP registry is then an error, not a silent downgrade.
+    let err = fails(&root, &["inspect", "--tls-verify=true", &dst]);
+    assert!(
+        err.lines().count() == 1 && err.contains(h.as_str()),
+        "want one line naming the registry: {err}"
+    );
     // Pushing again uploads nothing.
     let again = ok(&root, &["push", "bb:1", &dst]);
     assert!(again.contains("copied 0, skipped 2"), "{again}");

@@ -120,7 +120,7 @@ impl Client {
             host,
             repo: repo.to_string(),
             agent,
-            plain_http_ok: is_loopback(domain) || opts.tls_verify == Some(false),
+            plain_http_ok: plain_http_allowed(domain, opts.tls_verify),
             base: OnceLock::new(),
             ping_lock: Mutex::new(()),
             creds,
@@ -420,6 +420,16 @@ fn status_error(method: &str, url: &str, status: u16, resp: ureq::Response) -> H
         status,
         retry_after: retry_after(&resp),
         message: error_message(resp),
+    }
+}
+
+/// Docker's rule, with skopeo's explicit flag winning: `--tls-verify=false` allows plain
+/// HTTP anywhere, `--tls-verify=true` nowhere (not even on loopback), and by default only
+/// loopback registries may fall back to it.
+fn plain_http_allowed(domain: &str, tls_verify: Option<bool>) -> bool {
+    match tls_verify {
+        Some(verify) => !verify,
+        None => is_loopback(domain),
     }
 }
 

@@ -45,7 +45,8 @@ pub fn read_timeout_from_env() -> Result<Duration> {
 /// Options for talking to registries, as skopeo's flags name them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RegistryOptions {
-    /// `--tls-verify`: `None` = default (verify; loopback may fall back to plain HTTP).
+    /// `--tls-verify`: `None` = default (verify; loopback may fall back to plain HTTP);
+    /// `Some(true)` = TLS, verified, even on loopback.
     pub tls_verify: Option<bool>,
     /// `--creds USER:PASS`.
     pub creds: Option<(String, String)>,
