@@ -5,15 +5,18 @@
 //! per repository) and the blob streams; tags copied at once into one repository copy a
 //! layer they share once.
 
+mod expand;
+mod yaml;
+
 use crate::copy::{copy_image, BlobClaims, CopyOptions};
 use crate::digest::Digest;
 use crate::manifest::{self, Parsed};
 use crate::reference::ImageRef;
-use crate::registry::{ops, Clients, RegistryDestination, RegistryOptions, RegistrySource};
+use crate::registry::{Clients, RegistryDestination, RegistryOptions, RegistrySource};
 use crate::transport::{dir::DirDestination, read_manifest, ImageDestination};
 use anyhow::{anyhow, Context, Result};
-use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use expand::{expand, target_name};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -53,73 +56,6 @@ pub struct SyncOptions {
 pub struct SyncReport {
     pub copied: usize,
     pub skipped: usize,
-}
-
-#[derive(Deserialize)]
-struct YamlRegistry {
-    #[serde(default)]
-    images: BTreeMap<String, Vec<String>>,
-    #[serde(default, rename = "tls-verify")]
-    tls_verify: Option<bool>,
-    #[serde(default)]
-    credentials: Option<YamlCreds>,
-}
-
-#[derive(Deserialize)]
-struct YamlCreds {
-    username: String,
-    password: String,
-}
-
-/// The images to copy, each with the registry options to read it.
-fn expand(
-    src: &SyncSource,
-    opts: &SyncOptions,
-    clients: &Clients,
-) -> Result<Vec<(ImageRef, RegistryOptions)>> {
-    let mut repos: Vec<(ImageRef, Vec<String>, RegistryOptions)> = Vec::new();
-    match src {
-        SyncSource::Registry(r) => {
-            let tags = r.tag.iter().cloned().collect();
-            repos.push((r.clone(), tags, opts.src_registry.clone()));
-        }
-        SyncSource::Yaml(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("read {path:?}"))?;
-            let doc: BTreeMap<String, YamlRegistry> =
-                serde_yaml::from_str(&text).with_context(|| format!("parse {path:?}"))?;
-            for (registry, entry) in doc {
-                let mut ro = opts.src_registry.clone();
-                if entry.tls_verify.is_some() {
-                    ro.tls_verify = entry.tls_verify;
-                }
-                if let Some(c) = &entry.credentials {
-                    ro.creds = Some((c.username.clone(), c.password.clone()));
-                }
-                for (repo, tags) in entry.images {
-                    let r: ImageRef = format!("{registry}/{repo}").parse()?;
-                    repos.push((r, tags, ro.clone()));
-                }
-            }
-        }
-    }
-    let mut images = Vec::new();
-    for (r, tags, ro) in repos {
-        let tags = if tags.is_empty() {
-            ops::list_tags_with(&r, &ro, clients)?
-        } else {
-            tags
-        };
-        images.extend(tags.into_iter().map(|t| (r.with_tag(&t), ro.clone())));
-    }
-    Ok(images)
-}
-
-fn target_name(src: &ImageRef, scoped: bool) -> String {
-    if scoped {
-        format!("{}/{}", src.domain, src.path)
-    } else {
-        src.path.rsplit('/').next().unwrap_or(&src.path).to_string()
-    }
 }
 
 /// Digest of the manifest a copy of `src` would write (the platform's when not `--all`).
