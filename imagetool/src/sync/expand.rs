@@ -66,6 +66,12 @@ pub fn expand(src: &SyncSource, opts: &SyncOptions, clients: &Clients) -> Result
     let mut out = Expanded::default();
     let repos = match src {
         SyncSource::Repository(r) => {
+            // The destination is named by tag; a digest would be dropped silently.
+            if r.digest.is_some() {
+                return Err(anyhow!(
+                    "sync docker://{r}: a digest reference cannot be synced; name a tag or the repository"
+                ));
+            }
             let tags = match &r.tag {
                 Some(t) => Tags::Given(vec![t.clone()]),
                 None => Tags::All,
