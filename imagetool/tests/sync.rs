@@ -5,6 +5,8 @@
 mod common;
 
 use common::*;
+use skiff_image::transport::layout::Layout;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// `bb:1` in the store of `root`, from the host's busybox.
@@ -306,6 +308,20 @@ fn bad_files_fail_on_one_line_naming_file_and_field() {
         ],
     );
     assert!(err.contains("absent.yml"), "{err}");
+    let pinned = format!("h.example/app@sha256:{}", "a".repeat(64));
+    let err = fails_sync(
+        &root,
+        &t,
+        &[
+            "--src",
+            "docker",
+            "--dest",
+            "dir",
+            &pinned,
+            t.join("out").to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("digest reference cannot be synced"), "{err}");
 }
 
 #[test]
@@ -446,4 +462,53 @@ fn dir_tree_source_to_registry_and_back_skips_up_to_date() {
     assert_eq!(tags(&root, &format!("{h}/fromdir/nested/bb")), ["2"]);
     let out = ok_sync(&root, &t, &args);
     assert!(out.contains("synced 0 images, 2 already"), "{out}");
+}
+
+#[test]
+fn whole_registry_follows_catalog_pages() {
+    // docker-registry answers /v2/_catalog 100 repositories at a time, with a `Link` to the
+    // next page; 101 repositories make two pages.
+    let src = Registry::start(RegistryConfig::default());
+    let dst = Registry::start(RegistryConfig::default());
+    let t = Tmp::new("sync-pages");
+    let root = t.join("root");
+    let layout = Layout::create(&t.join("tiny")).unwrap();
+    let (l, d) = layer(&[("etc/tiny", b"tiny\n")]);
+    let m = write_image(&layout, host_arch(), &[l], &[d]);
+    name_in_index(&layout, m, "tiny");
+    let tiny = format!("oci:{}:tiny", t.join("tiny").display());
+    let (s, d) = (&src.host, &dst.host);
+    for i in 0..101 {
+        ok(
+            &root,
+            &["copy", "-q", &tiny, &format!("docker://{s}/r{i:03}:1")],
+        );
+    }
+    // The registry does page: the first answer links to the next.
+    let mut conn = std::net::TcpStream::connect(s.as_str()).unwrap();
+    write!(conn, "GET /v2/_catalog HTTP/1.0\r\nHost: {s}\r\n\r\n").unwrap();
+    let mut head = String::new();
+    conn.read_to_string(&mut head).unwrap();
+    assert!(
+        head.to_lowercase().contains("\nlink: </v2/_catalog?"),
+        "{head}"
+    );
+    let out = ok_sync(
+        &root,
+        &t,
+        &[
+            "--src",
+            "docker",
+            "--dest",
+            "docker",
+            "--jobs",
+            "8",
+            s.as_str(),
+            &format!("{d}/m"),
+        ],
+    );
+    assert!(out.contains("synced 101 images, 0 already"), "{out}");
+    let got = catalog(&root, d);
+    assert_eq!(got.len(), 101, "{got:?}");
+    assert_eq!(got[100], "m/r100");
 }
