@@ -289,3 +289,34 @@ pub fn sync(src: &SyncSource, dst: &SyncDestination, opts: &SyncOptions) -> Resu
         failures,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_source_is_a_registry_only_when_it_is_a_host_alone() {
+        for s in [
+            "127.0.0.1:5000",
+            "docker://127.0.0.1:5000/",
+            "registry.example",
+            "localhost",
+        ] {
+            assert!(
+                matches!(SyncSource::docker(s), Ok(SyncSource::Registry(_))),
+                "{s}"
+            );
+        }
+        for (s, want) in [
+            ("127.0.0.1:5000/a/b", "127.0.0.1:5000/a/b"),
+            ("busybox", "docker.io/library/busybox"),
+            ("docker://registry.example/app:1", "registry.example/app"),
+        ] {
+            match SyncSource::docker(s) {
+                Ok(SyncSource::Repository(r)) => assert_eq!(r.repository(), want),
+                _ => panic!("{s}"),
+            }
+        }
+        assert!(SyncSource::docker("Bad/Name").is_err());
+    }
+}
