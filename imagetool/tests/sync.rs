@@ -444,6 +444,24 @@ fn dir_tree_source_to_registry_and_back_skips_up_to_date() {
         ],
     );
     assert!(out.contains("synced 2 images"), "{out}");
+    // `--scoped` before the positionals is a flag, not their value.
+    let scoped = t.join("scoped");
+    let out = ok_sync(
+        &root,
+        &t,
+        &[
+            "--src",
+            "docker",
+            "--dest",
+            "dir",
+            "--src-tls-verify=false",
+            "--scoped",
+            &format!("{h}/src/bb:1"),
+            scoped.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("synced 1 images"), "{out}");
+    assert!(scoped.join(format!("{h}/src/bb:1/manifest.json")).is_file());
     // Each dir: image is named by its path below the source directory.
     std::fs::create_dir_all(dirs.join("nested")).unwrap();
     std::fs::rename(dirs.join("bb:2"), dirs.join("nested/bb:2")).unwrap();

@@ -22,7 +22,7 @@ pub struct Opts {
     #[arg(long, short = 'a')]
     pub all: bool,
     /// Keep the full source path under the destination.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub scoped: Option<bool>,
     /// Keep manifest bytes unchanged (always the case: skiff-image never converts).
     #[arg(long)]
@@ -30,9 +30,11 @@ pub struct Opts {
     /// Copy no signatures (always the case: skiff-image copies none).
     #[arg(long)]
     pub remove_signatures: bool,
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    // `=` required, as Go's bool flags want it: `--src-tls-verify SRC DST` must leave SRC
+    // a positional argument.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub src_tls_verify: Option<bool>,
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub dest_tls_verify: Option<bool>,
     #[arg(long)]
     pub src_creds: Option<String>,
