@@ -1,7 +1,7 @@
-//! `sync --src docker|yaml --dest docker|dir SOURCE DESTINATION` (skopeo sync).
+//! `sync --src docker|yaml|dir --dest docker|dir SOURCE DESTINATION` (skopeo sync).
 
 use super::registry_options;
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use skiff_image::copy::CopyOptions;
 use skiff_image::sync::{sync, SyncDestination, SyncOptions, SyncSource};
@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct Opts {
-    /// `docker` (a repository or image) or `yaml` (a file listing registries and tags).
+    /// `docker` (a registry, repository or image), `yaml` (a file listing registries and
+    /// tags) or `dir` (a directory of dir: images).
     #[arg(long)]
     pub src: String,
     /// `docker` (a registry namespace) or `dir` (a directory).
@@ -17,38 +18,60 @@ pub struct Opts {
     pub dest: String,
     pub source: String,
     pub destination: String,
+    /// Copy every image of a manifest list / index.
     #[arg(long, short = 'a')]
     pub all: bool,
     /// Keep the full source path under the destination.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub scoped: Option<bool>,
+    /// Keep manifest bytes unchanged (always the case: skiff-image never converts).
     #[arg(long)]
-    pub scoped: bool,
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub preserve_digests: bool,
+    /// Copy no signatures (always the case: skiff-image copies none).
+    #[arg(long)]
+    pub remove_signatures: bool,
+    // `=` required, as Go's bool flags want it: `--src-tls-verify SRC DST` must leave SRC
+    // a positional argument.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub src_tls_verify: Option<bool>,
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub dest_tls_verify: Option<bool>,
     #[arg(long)]
     pub src_creds: Option<String>,
     #[arg(long)]
     pub dest_creds: Option<String>,
+    /// Directory with CA certificates (*.crt) for the source registry.
+    #[arg(long)]
+    pub src_cert_dir: Option<PathBuf>,
+    /// Directory with CA certificates (*.crt) for the destination registry.
+    #[arg(long)]
+    pub dest_cert_dir: Option<PathBuf>,
+    /// Credentials file for both sides.
     #[arg(long)]
     pub authfile: Option<PathBuf>,
+    #[arg(long)]
+    pub src_authfile: Option<PathBuf>,
+    #[arg(long)]
+    pub dest_authfile: Option<PathBuf>,
     #[arg(long, default_value_t = 3)]
     pub retry_times: u32,
     /// Images copied at once.
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
+    /// Print what would be copied; copy nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Go on after an image fails; exit non-zero at the end, naming every failure.
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 pub fn run(o: Opts) -> Result<()> {
     let src = match o.src.as_str() {
-        "docker" => SyncSource::Registry(
-            o.source
-                .strip_prefix("docker://")
-                .unwrap_or(&o.source)
-                .parse()?,
-        ),
+        "docker" => SyncSource::docker(&o.source)?,
         "yaml" => SyncSource::Yaml(PathBuf::from(&o.source)),
-        other => bail!("parse --src {other:?}: expected docker or yaml"),
+        "dir" => SyncSource::Dir(PathBuf::from(&o.source)),
+        other => bail!("parse --src {other:?}: expected docker, yaml or dir"),
     };
     let dst = match o.dest.as_str() {
         "docker" => SyncDestination::Registry(
@@ -65,15 +88,15 @@ pub fn run(o: Opts) -> Result<()> {
         src_registry: registry_options(
             o.src_tls_verify,
             o.src_creds.as_deref(),
-            o.authfile.clone(),
-            None,
+            o.src_authfile.or(o.authfile.clone()),
+            o.src_cert_dir,
             o.retry_times,
         )?,
         dest_registry: registry_options(
             o.dest_tls_verify,
             o.dest_creds.as_deref(),
-            o.authfile,
-            None,
+            o.dest_authfile.or(o.authfile),
+            o.dest_cert_dir,
             o.retry_times,
         )?,
         copy: CopyOptions {
@@ -81,13 +104,37 @@ pub fn run(o: Opts) -> Result<()> {
             ..Default::default()
         },
         jobs: o.jobs,
-        scoped: o.scoped,
+        scoped: o.scoped.unwrap_or(false),
+        dry_run: o.dry_run,
+        keep_going: o.keep_going,
     };
     let report = sync(&src, &dst, &opts)?;
-    out!(
-        "synced {} images, {} already up to date",
-        report.copied,
-        report.skipped
-    );
-    Ok(())
+    if o.dry_run {
+        for (s, d) in &report.would_copy {
+            out!("would copy {s} to {d}");
+        }
+        out!(
+            "would sync {} images, {} already up to date",
+            report.would_copy.len(),
+            report.skipped
+        );
+    } else {
+        out!(
+            "synced {} images, {} already up to date",
+            report.copied,
+            report.skipped
+        );
+    }
+    if report.failures.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = report.failures.iter().map(|e| format!("{e:#}")).collect();
+    Err(anyhow!(
+        "sync: {} failed: {}",
+        match report.failures.len() {
+            1 => "1 image or repository".to_string(),
+            n => format!("{n} images or repositories"),
+        },
+        list.join("; ")
+    ))
 }
