@@ -95,6 +95,24 @@ fn oci_dir_and_archives_round_trip_with_equal_digests() {
         );
         from = to.clone();
     }
+    // Bool flags take a value only after '=', as Go's do in skopeo: a bare
+    // `--src-tls-verify` before the positionals leaves SRC a positional.
+    let bare = format!("oci:{}:m", t.join("o2").display());
+    ok(
+        &root,
+        &[
+            "copy",
+            "-q",
+            "--src-tls-verify",
+            "--dest-tls-verify",
+            &src_multi,
+            &bare,
+        ],
+    );
+    assert_eq!(
+        json_digest(&ok(&root, &["inspect", "--tls-verify", &bare])),
+        want
+    );
     // skopeo writes, skiff-image reads.
     let sk = format!("oci:{}:s", t.join("sk").display());
     skopeo(&["copy", "-q", &src_multi, &sk]);

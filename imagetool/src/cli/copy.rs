@@ -23,9 +23,9 @@ pub struct Opts {
     /// Keep manifest bytes unchanged (always the case: skiff-image never converts).
     #[arg(long)]
     pub preserve_digests: bool,
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub src_tls_verify: Option<bool>,
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub dest_tls_verify: Option<bool>,
     #[arg(long)]
     pub src_creds: Option<String>,

@@ -18,7 +18,7 @@ pub struct Opts {
     pub password_stdin: bool,
     #[arg(long)]
     pub authfile: Option<PathBuf>,
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tls_verify: Option<bool>,
     #[arg(long)]
     pub cert_dir: Option<PathBuf>,

@@ -135,7 +135,7 @@ pub fn run(cli: Cli) -> Result<()> {
 #[derive(Args, Clone, Debug)]
 pub struct RegistryArgs {
     /// Require HTTPS and verify certificates (`--tls-verify=false` allows plain HTTP).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tls_verify: Option<bool>,
     /// USER:PASSWORD for the registry.
     #[arg(long)]
