@@ -117,8 +117,10 @@ pub fn features() -> Value {
                 ],
                 "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_X86_64"]
             },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            // What skiff can apply (lsm.rs), as runc reports it, whatever
+            // the host has.
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}}
         },

@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod identity;
 pub mod json;
 pub mod logging;
+pub mod lsm;
 pub mod proc_attrs;
 pub mod process;
 pub mod rlimits;

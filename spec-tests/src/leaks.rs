@@ -123,8 +123,114 @@ pub fn cgroups_named(id: &str) -> Vec<std::path::PathBuf> {
     found
 }
 
+/// One mounted cgroup hierarchy: where it is mounted, which cgroup is its
+/// root (field 4 of mountinfo), and whether it is the unified (cgroup2) one.
+struct Hierarchy {
+    mount_point: String,
+    root: String,
+    unified: bool,
+    /// Super options of a v1 mount (`rw,cpu,cpuacct`, `rw,name=systemd`).
+    options: Vec<String>,
+}
+
+fn cgroup_hierarchies() -> Vec<Hierarchy> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    table
+        .lines()
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split(' ').collect();
+            let dash = fields.iter().position(|f| *f == "-")?;
+            let fstype = *fields.get(dash + 1)?;
+            if fstype != "cgroup" && fstype != "cgroup2" {
+                return None;
+            }
+            Some(Hierarchy {
+                mount_point: fields.get(4)?.to_string(),
+                root: fields.get(3)?.to_string(),
+                unified: fstype == "cgroup2",
+                options: fields
+                    .get(dash + 3)
+                    .map(|o| o.split(',').map(String::from).collect())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// This process's cgroup in `h`, from /proc/self/cgroup (runtimes the tests
+/// start inherit it, so a relative cgroupsPath lands under it).
+fn own_cgroup_in(h: &Hierarchy) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    text.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let matches = if h.unified {
+            ctrls.is_empty()
+        } else {
+            !ctrls.is_empty() && ctrls.split(',').all(|c| h.options.iter().any(|o| o == c))
+        };
+        matches.then(|| path.to_string())
+    })
+}
+
+/// `linux.cgroupsPath` of the bundle's config.json, if it sets one.
+fn configured_cgroups_path(bundle: &Bundle) -> Option<String> {
+    let text = std::fs::read_to_string(bundle.config_path()).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.pointer("/linux/cgroupsPath")?
+        .as_str()
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+}
+
+/// Every directory the cgroup of `id` may have, in every v1 hierarchy and
+/// the unified one: `linux.cgroupsPath` (absent: the id, relative) resolved
+/// as runc and skiff resolve it (absolute under each hierarchy's root,
+/// relative under the caller's cgroup, or its parent on the unified
+/// hierarchy of a pure v2 host), plus any directory named `id`. Only the
+/// ones that exist are returned.
+pub fn cgroup_dirs_of(id: &str, bundle: &Bundle) -> Vec<std::path::PathBuf> {
+    let configured = configured_cgroups_path(bundle);
+    let path = configured.as_deref().unwrap_or(id);
+    let inner = path.trim_start_matches('/');
+    let mut candidates = Vec::new();
+    if !inner.is_empty() && !inner.split('/').any(|c| c == "..") {
+        for h in cgroup_hierarchies() {
+            let mut bases = Vec::new();
+            if path.starts_with('/') {
+                bases.push(h.root.clone());
+            } else if let Some(own) = own_cgroup_in(&h) {
+                if h.unified {
+                    if let Some(parent) = Path::new(&own).parent() {
+                        bases.push(parent.to_string_lossy().into_owned());
+                    }
+                }
+                bases.push(own);
+            }
+            for base in bases {
+                let Some(rel) = base.strip_prefix(h.root.trim_end_matches('/')) else {
+                    continue;
+                };
+                let mut dir = std::path::PathBuf::from(&h.mount_point);
+                for c in rel.split('/').chain(inner.split('/')) {
+                    if !c.is_empty() {
+                        dir.push(c);
+                    }
+                }
+                candidates.push(dir);
+            }
+        }
+    }
+    candidates.extend(cgroups_named(id));
+    candidates.retain(|d| d.is_dir());
+    candidates.sort();
+    candidates.dedup();
+    candidates
+}
+
 /// Assert `id` left nothing behind: no state dir, no host mount mentioning
-/// the bundle, no process in its rootfs, and `pid` (if known) dead.
+/// the bundle, no process in its rootfs, `pid` (if known) dead, and no
+/// cgroup directory in any hierarchy.
 #[track_caller]
 pub fn assert_clean(rt: &Runtime, id: &str, bundle: &Bundle, pid: Option<i32>) {
     let dir = rt.state_dir(id);
@@ -153,5 +259,10 @@ pub fn assert_clean(rt: &Runtime, id: &str, bundle: &Bundle, pid: Option<i32>) {
     assert!(
         procs.is_empty(),
         "processes of {id:?} are left behind: {procs:?}"
+    );
+    let cgroups = cgroup_dirs_of(id, bundle);
+    assert!(
+        cgroups.is_empty(),
+        "cgroups of {id:?} are left behind: {cgroups:#?}"
     );
 }

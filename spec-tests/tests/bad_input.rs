@@ -175,3 +175,25 @@ fn failed_run_leaves_nothing_behind() {
     );
     assert_clean(&rt, &id, &b, None);
 }
+
+#[test]
+fn failed_cgroup_create_leaves_no_cgroup() {
+    // A cgroupsPath whose last component is a cgroup interface file: the
+    // runtime makes `/<id>` in the first hierarchy, then cannot make the
+    // container's directory under it. What it made must go again.
+    let mut b = Bundle::new(&["true"]);
+    let rt = Runtime::new();
+    let id = rt.id("cgfail");
+    b.set("/linux/cgroupsPath", json!(format!("/{id}/cgroup.procs")));
+    let out = rt.create(&b, &id);
+    out.expect_fail();
+    if is_runc() {
+        // runc 1.1.5 leaves `/<id>` behind in the hierarchy it began with.
+        return;
+    }
+    assert!(
+        out.last_err_line().contains("cgroup.procs"),
+        "names the cgroup directory: {out}"
+    );
+    assert_clean(&rt, &id, &b, None);
+}

@@ -412,3 +412,76 @@ fn spec_writes_a_runnable_config() {
         .as_array()
         .is_some_and(|m| !m.is_empty()));
 }
+
+/// Removes the cgroup directories a test made itself, even after a panic.
+struct CgroupDirs(Vec<std::path::PathBuf>);
+
+impl Drop for CgroupDirs {
+    fn drop(&mut self) {
+        for d in self.0.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// This process's cgroup in the hierarchy whose /proc/self/cgroup line has
+/// controllers `ctrls` ("" for the unified one).
+fn own_cgroup(ctrls: &str) -> String {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    text.lines()
+        .find_map(|l| {
+            let mut p = l.splitn(3, ':');
+            let _ = p.next();
+            (p.next()? == ctrls).then(|| p.next().map(String::from))?
+        })
+        .unwrap_or_else(|| panic!("no {ctrls:?} line in /proc/self/cgroup: {text}"))
+}
+
+/// The leak check itself: a cgroup directory left in a v1 hierarchy, in
+/// the unified one, or at a configured cgroupsPath not named after the id,
+/// makes `assert_clean` fail.
+#[test]
+fn assert_clean_sees_leftover_cgroups() {
+    if !std::path::Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists()
+        || !std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists()
+    {
+        eprintln!("skip: needs the hybrid layout (v1 pids and /sys/fs/cgroup/unified)");
+        return;
+    }
+    let mut b = Bundle::new(&["true"]);
+    let rt = Runtime::new();
+    let id = rt.id("leakcheck");
+    let clean = |b: &Bundle| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            assert_clean(&rt, &id, b, None)
+        }))
+        .is_ok()
+    };
+    assert!(clean(&b), "nothing made yet, so nothing may be reported");
+
+    let own_pids = own_cgroup("pids");
+    let cases = [
+        format!("/sys/fs/cgroup/pids{}/{id}", own_pids.trim_end_matches('/')),
+        format!(
+            "/sys/fs/cgroup/unified{}/{id}",
+            own_cgroup("").trim_end_matches('/')
+        ),
+    ];
+    for dir in cases {
+        let _made = CgroupDirs(vec![dir.clone().into()]);
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {dir}: {e}"));
+        assert!(!clean(&b), "a leftover {dir} must fail assert_clean");
+    }
+    assert!(clean(&b), "the test's own cgroups are gone again");
+
+    let configured = format!("/{id}-elsewhere/c");
+    b.set("/linux/cgroupsPath", serde_json::json!(configured));
+    b.save();
+    let top = format!("/sys/fs/cgroup/pids/{id}-elsewhere");
+    let _made = CgroupDirs(vec![top.clone().into(), format!("{top}/c").into()]);
+    std::fs::create_dir_all(format!("{top}/c")).unwrap_or_else(|e| panic!("mkdir {top}/c: {e}"));
+    assert!(
+        !clean(&b),
+        "a leftover at the configured cgroupsPath must fail assert_clean"
+    );
+}

@@ -105,3 +105,73 @@ fn pids_limit_is_enforced() {
         "fork past pids.max 4 must fail: {out}"
     );
 }
+
+/// Where the runtime puts a container with the default cgroupsPath (the id)
+/// in the unified hierarchy, as /proc/PID/cgroup's `0::` line names it:
+/// under the caller's cgroup on a hybrid host, under its parent on a pure
+/// v2 host (see runtime/src/cgroups/path.rs); None on a v1-only host.
+fn unified_cgroup_for(id: &str) -> Option<String> {
+    let own = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(String::from))?;
+    let base = if Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
+        own
+    } else if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        Path::new(&own)
+            .parent()
+            .map_or("/".to_string(), |p| p.to_string_lossy().into_owned())
+    } else {
+        return None;
+    };
+    Some(format!("{}/{id}", base.trim_end_matches('/')))
+}
+
+/// runtime issue 2: the container is in its cgroups before the user process
+/// runs; its cgroup2 membership is set at birth (clone3 CLONE_INTO_CGROUP),
+/// which the debug log records, and the program's first action already
+/// sees it.
+#[test]
+fn init_is_born_in_its_unified_cgroup() {
+    let rt = Runtime::new();
+    let id = rt.id("birth");
+    let Some(want) = unified_cgroup_for(&id) else {
+        eprintln!("skip: no cgroup2 hierarchy");
+        return;
+    };
+    let mut b = Bundle::new(&["cat", "/proc/self/cgroup"]);
+    // In a cgroup namespace the line would read "0::/": the host's view is
+    // the one that names the cgroup.
+    b.remove_namespace("cgroup");
+    b.save();
+    let log = b.path().join("skiff-log.json");
+    let out = rt.output(
+        rt.cmd(&[
+            "--debug",
+            "--log",
+            &log.to_string_lossy(),
+            "run",
+            "--bundle",
+            &b.path().to_string_lossy(),
+            &id,
+        ]),
+        spec_tests::runtime::TIMEOUT,
+    );
+    out.expect_ok();
+    let line = out.stdout.lines().find_map(|l| l.strip_prefix("0::"));
+    assert_eq!(line, Some(want.as_str()), "the 0:: line of {out}");
+    if spec_tests::is_skiff() {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let dir = format!("/sys/fs/cgroup/unified{want}");
+        let dir = if Path::new("/sys/fs/cgroup/unified").exists() {
+            dir
+        } else {
+            format!("/sys/fs/cgroup{want}")
+        };
+        assert!(
+            text.lines().any(|l| l.contains("CLONE_INTO_CGROUP")
+                && l.contains(&format!("born in cgroup \\\"{dir}\\\""))),
+            "the debug log records the birth in {dir}: {text}"
+        );
+    }
+}

@@ -22,18 +22,34 @@ enum Freezer<'a> {
 impl Cgroup {
     /// Moves `pid` into the cgroup in every hierarchy.
     pub fn add_process(&self, pid: i32) -> Result<()> {
+        self.add_process_v1(pid)?;
+        if let Some(d) = self.unified_birth_dir() {
+            write_file(d, "cgroup.procs", &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Moves `pid` into the v1 hierarchies only: for a process that was
+    /// born in `unified_birth_dir` (clone3 with CLONE_INTO_CGROUP).
+    pub fn add_process_v1(&self, pid: i32) -> Result<()> {
         let pid_text = pid.to_string();
         for d in self.v1().unique_dirs() {
             write_file(d, "cgroup.procs", &pid_text)?;
         }
-        if let Some(d) = self.unified_dir() {
-            // On hybrid hosts the companion directory may not exist (its
-            // creation is best effort); see `create`.
-            if self.layout == CgroupLayout::V2 || d.is_dir() {
-                write_file(d, "cgroup.procs", &pid_text)?;
-            }
-        }
         Ok(())
+    }
+
+    /// The cgroup2 directory the container's processes join: the cgroup
+    /// itself on V2, the companion directory on Hybrid if it exists (its
+    /// creation is best effort, see `create`), none on V1. A new process
+    /// can be born there with CLONE_INTO_CGROUP.
+    pub fn unified_birth_dir(&self) -> Option<&Path> {
+        let d = self.unified_dir()?;
+        match self.layout {
+            CgroupLayout::V2 => Some(d),
+            CgroupLayout::Hybrid if d.is_dir() => Some(d),
+            _ => None,
+        }
     }
 
     /// Every process in the cgroup and its sub-cgroups (what `ps` and

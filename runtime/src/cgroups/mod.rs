@@ -122,7 +122,25 @@ impl Cgroup {
     }
 
     /// Creates the cgroup in every hierarchy (cpuset filled from the parent).
+    /// On failure the directories it made (parents included) are removed
+    /// again, so a failed `create` leaves no cgroup behind; directories that
+    /// were there before are left alone.
     pub fn create(&self) -> Result<()> {
+        let missing: Vec<Vec<PathBuf>> = self.dirs().into_iter().map(missing_chain).collect();
+        let result = self.create_dirs();
+        if result.is_err() {
+            for chain in &missing {
+                // Deepest first; rmdir alone, so a dir that got sub-cgroups
+                // or processes meanwhile stays.
+                for d in chain {
+                    let _ = std::fs::remove_dir(d);
+                }
+            }
+        }
+        result
+    }
+
+    fn create_dirs(&self) -> Result<()> {
         match self.layout {
             CgroupLayout::V2 => self.v2()?.create()?,
             CgroupLayout::V1 => self.v1().create()?,
@@ -218,6 +236,15 @@ impl Cgroup {
     }
 }
 
+/// `dir` and those of its ancestors that do not exist yet, deepest first:
+/// what `create_dir_all(dir)` would make.
+fn missing_chain(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(Path::to_path_buf)
+        .collect()
+}
+
 /// Whether a resource section asks for anything: a present but empty
 /// section must not even look for its controller.
 pub(crate) mod is_set {
@@ -272,6 +299,24 @@ mod tests {
         let mut u = HashMap::new();
         u.insert(key.to_string(), value.to_string());
         LinuxResourcesBuilder::default().unified(u).build().unwrap()
+    }
+
+    #[test]
+    fn failed_create_removes_what_it_made() {
+        let root = tempdir();
+        let pre = root.join("pre");
+        std::fs::create_dir(&pre).unwrap();
+        std::fs::write(pre.join("z-file"), "").unwrap();
+        let mut v1 = BTreeMap::new();
+        // Dirs are made in path order: "a-new/.." is made, then the one
+        // under a file fails.
+        v1.insert("a".to_string(), pre.join("a-new/deeper/c1"));
+        v1.insert("b".to_string(), pre.join("z-file/c1"));
+        let cg = Cgroup::from_parts(CgroupLayout::V1, v1, None);
+        assert!(cg.create().is_err());
+        assert!(!pre.join("a-new").exists(), "made parents are removed too");
+        assert!(pre.join("z-file").exists(), "what was there stays");
+        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]

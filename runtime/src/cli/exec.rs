@@ -12,8 +12,9 @@ use super::args::{Flag, Matches, Shape, Takes, UsageError};
 pub const SHAPE: Shape = Shape {
     name: "exec",
     about: "Run a new process inside a running container",
-    // --process-label and --apparmor are accepted for runc compatibility
-    // (SELinux/AppArmor are not supported), hidden from help.
+    // --process-label and --apparmor set process.selinuxLabel and
+    // process.apparmorProfile as runc's do; hidden from help like the
+    // other LSM details.
     flags: &[&[
         Flag {
             long: "process",
@@ -129,6 +130,10 @@ pub struct ExecArgs {
     pub cap: Vec<String>,
     pub preserve_fds: i32,
     pub ignore_paused: bool,
+    /// --apparmor: overrides process.apparmorProfile (without --process).
+    pub apparmor: Option<String>,
+    /// --process-label: overrides process.selinuxLabel (without --process).
+    pub process_label: Option<String>,
 }
 
 impl ExecArgs {
@@ -158,6 +163,8 @@ impl ExecArgs {
             cap: m.values("cap"),
             preserve_fds: m.parsed("preserve-fds")?.unwrap_or(0),
             ignore_paused: m.switch("ignore-paused"),
+            apparmor: m.value("apparmor").map(str::to_string),
+            process_label: m.value("process-label").map(str::to_string),
         })
     }
 }
@@ -230,6 +237,12 @@ fn process_from_flags(root: &StateRoot, args: &ExecArgs) -> Result<Process> {
     }
     if !args.cap.is_empty() {
         add_capabilities(&mut process, &parse_capabilities(&args.cap)?);
+    }
+    if let Some(profile) = args.apparmor.as_ref().filter(|p| !p.is_empty()) {
+        process.set_apparmor_profile(Some(profile.clone()));
+    }
+    if let Some(label) = args.process_label.as_ref().filter(|l| !l.is_empty()) {
+        process.set_selinux_label(Some(label.clone()));
     }
     Ok(process)
 }

@@ -19,7 +19,7 @@ use super::sync::{sync_pair, Message, SyncSocket};
 use crate::cgroups::Cgroup;
 use crate::seccomp::SeccompFilter;
 use crate::sys::fork::{clear_cloexec, cloexec_from, fork_process, Forked};
-use crate::{rlimits, tty};
+use crate::{lsm, rlimits, tty};
 
 pub struct ExecSpawn<'a> {
     pub init_pid: i32,
@@ -192,6 +192,8 @@ fn exec_in_container(req: &ExecSpawn<'_>) -> Result<std::convert::Infallible> {
         clear_cloexec(fd).with_context(|| format!("keep preserved fd {fd}"))?;
     }
     cloexec_from(3 + req.preserve_fds).context("mark fds close-on-exec")?;
+    lsm::apply_apparmor_profile(process.apparmor_profile().as_deref().unwrap_or(""))?;
+    lsm::set_selinux_exec_label(process.selinux_label().as_deref().unwrap_or(""))?;
     super::privileges::drop_privileges(process, req.seccomp)?;
     let args: Vec<CString> = process
         .args()

@@ -16,7 +16,7 @@ use super::spawn::InitOptions;
 use super::sync::{Message, SyncSocket};
 use crate::rootfs::{enter_rootfs, finalize_rootfs, prepare_rootfs, RootfsOptions};
 use crate::sys::fork::{clear_cloexec, cloexec_from};
-use crate::{hooks, proc_attrs, rlimits, tty};
+use crate::{hooks, lsm, proc_attrs, rlimits, tty};
 
 /// What the init works from: the options `create` made, and its end of the
 /// sync channel.
@@ -133,6 +133,8 @@ fn exec_process(ctx: &InitContext<'_>, ready: &ReadyToExec) -> Result<std::conve
         let list = hooks.start_container().as_deref().unwrap_or(&[]);
         hooks::run_hooks("startContainer", list, ready.created_state.as_bytes())?;
     }
+    // After ready, as runc sets it; seccomp may deny the write later.
+    lsm::set_selinux_exec_label(process.selinux_label().as_deref().unwrap_or(""))?;
     super::privileges::drop_privileges(process, ctx.opts.seccomp)?;
     exec_user_process(process, &ready.exec_path, &ready.env)
 }
@@ -202,6 +204,9 @@ fn apply_process_attrs(spec: &Spec, process: &Process) -> Result<()> {
     if let Some(sched) = process.scheduler() {
         proc_attrs::set_scheduler(sched)?;
     }
+    // Before sync 5, as runc's init does: a host that cannot apply the
+    // profile fails `create`, not the later `start`.
+    lsm::apply_apparmor_profile(process.apparmor_profile().as_deref().unwrap_or(""))?;
     Ok(())
 }
 

@@ -1,10 +1,12 @@
 //! The parent's half of the handshake, and stage 1: the forked child that
 //! moves into the container's namespaces and hands over the init.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
+use nix::errno::Errno;
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{setresgid, setresuid, Gid, Pid, Uid};
@@ -15,9 +17,10 @@ use super::namespaces::{write_id_maps, write_time_offsets, NamespacePlan};
 use super::sync::{sync_pair, Message, SyncSocket};
 use crate::cgroups::Cgroup;
 use crate::hooks::run_hooks;
+use crate::logging;
 use crate::seccomp::SeccompFilter;
 use crate::state::{oci_state_json, process_start_time, Status};
-use crate::sys::fork::{fork_process, Forked};
+use crate::sys::fork::{fork_into_cgroup, fork_process, Forked};
 
 /// Everything `create` decided before the init is born.
 pub struct InitOptions<'a> {
@@ -60,7 +63,8 @@ pub fn spawn_init(
         .ok_or_else(|| anyhow!("config.json has no linux section"))?;
     let plan = NamespacePlan::from_spec(linux)?;
     let (parent_sock, child_sock) = sync_pair()?;
-    let stage1 = match fork_process().context("fork the container's first process")? {
+    let (forked, birth) = fork_stage1(opts.cgroup)?;
+    let stage1 = match forked {
         Forked::Child => {
             drop(parent_sock);
             stage1_main(&opts, &plan, child_sock)
@@ -69,11 +73,12 @@ pub fn spawn_init(
     };
     drop(child_sock);
     let mut init_pid = None;
-    let result = drive_handshake(&opts, &parent_sock, stage1, &mut init_pid).and_then(|init| {
-        commit(init)?;
-        parent_sock.send(&Message::Committed)?; // sync 6
-        Ok(init)
-    });
+    let result =
+        drive_handshake(&opts, &parent_sock, stage1, birth, &mut init_pid).and_then(|init| {
+            commit(init)?;
+            parent_sock.send(&Message::Committed)?; // sync 6
+            Ok(init)
+        });
     if result.is_err() {
         for pid in [Some(stage1.as_raw()), init_pid].into_iter().flatten() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -86,10 +91,92 @@ pub fn spawn_init(
     result
 }
 
+/// Where stage 1 was born.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Birth {
+    /// In the container's cgroup2 directory (clone3 with CLONE_INTO_CGROUP):
+    /// only the v1 hierarchies are left to join.
+    InUnifiedCgroup,
+    /// In the runtime's own cgroups (fork): every hierarchy is left to join.
+    Forked,
+}
+
+/// Stage 1 is born into the container's cgroup2 directory where the kernel
+/// allows it (clone3 with CLONE_INTO_CGROUP, Linux 5.7), so its v2
+/// membership, which the init and the user process inherit, holds from its
+/// first instruction and no cgroup.procs write can race with it. A kernel
+/// or seccomp profile without it falls back to fork and attach at sync 1.
+fn fork_stage1(cgroup: Option<&Cgroup>) -> Result<(Forked, Birth)> {
+    let fork = || {
+        fork_process()
+            .context("fork the container's first process")
+            .map(|f| (f, Birth::Forked))
+    };
+    let Some(dir) = cgroup.and_then(Cgroup::unified_birth_dir) else {
+        return fork();
+    };
+    let fd = match open_cgroup_dir(dir) {
+        Ok(fd) => fd,
+        Err(e) => {
+            // sync 1's cgroup.procs write reports the real problem.
+            logging::log_debug(&format!("open cgroup {dir:?} for CLONE_INTO_CGROUP: {e}"));
+            return fork();
+        }
+    };
+    match fork_into_cgroup(fd.as_fd()) {
+        Ok(Forked::Child) => Ok((Forked::Child, Birth::InUnifiedCgroup)),
+        Ok(Forked::Parent(pid)) => {
+            logging::log_debug(&format!(
+                "container process {pid} born in cgroup {dir:?} (clone3 CLONE_INTO_CGROUP)"
+            ));
+            Ok((Forked::Parent(pid), Birth::InUnifiedCgroup))
+        }
+        Err(errno) if clone_into_cgroup_unsupported(errno) => {
+            logging::log_debug(&format!(
+                "clone3 CLONE_INTO_CGROUP into {dir:?}: {}; forking and attaching instead",
+                errno.desc()
+            ));
+            fork()
+        }
+        Err(errno) => Err(anyhow!(
+            "clone the container's first process into cgroup {:?}: {}",
+            dir.display().to_string(),
+            errno.desc()
+        )),
+    }
+}
+
+/// The clone3 errors that mean "this kernel, or this sandbox, cannot do
+/// CLONE_INTO_CGROUP" rather than "this cgroup refuses the process":
+/// ENOSYS (no clone3, or a seccomp filter that hides it, as Docker's and
+/// containerd's default profiles do), E2BIG and EINVAL (a kernel older than
+/// 5.7 that does not know the larger clone_args or the flag), EOPNOTSUPP,
+/// and EPERM (older seccomp profiles deny unknown syscalls with it; a real
+/// permission problem shows again at the cgroup.procs write). Anything else
+/// (EBUSY for a cgroup with controllers enabled for its children, ENOENT
+/// for a removed cgroup) would fail the fallback's write too, so it is
+/// reported as it is.
+fn clone_into_cgroup_unsupported(errno: Errno) -> bool {
+    matches!(
+        errno,
+        Errno::ENOSYS | Errno::E2BIG | Errno::EINVAL | Errno::EOPNOTSUPP | Errno::EPERM
+    )
+}
+
+/// An fd for a cgroup2 directory (CLONE_INTO_CGROUP takes one).
+fn open_cgroup_dir(dir: &Path) -> std::io::Result<OwnedFd> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(dir)?;
+    Ok(OwnedFd::from(f))
+}
+
 fn drive_handshake(
     opts: &InitOptions<'_>,
     sock: &SyncSocket,
     stage1: Pid,
+    birth: Birth,
     init_pid: &mut Option<i32>,
 ) -> Result<InitProcess> {
     let linux = opts
@@ -97,9 +184,13 @@ fn drive_handshake(
         .linux()
         .as_ref()
         .ok_or_else(|| anyhow!("no linux section"))?;
-    // sync 1
+    // sync 1: stage 1 waits for Continue, so it is in every hierarchy
+    // before it does anything.
     if let Some(cgroup) = opts.cgroup {
-        cgroup.add_process(stage1.as_raw())?;
+        match birth {
+            Birth::InUnifiedCgroup => cgroup.add_process_v1(stage1.as_raw())?,
+            Birth::Forked => cgroup.add_process(stage1.as_raw())?,
+        }
     }
     sock.send(&Message::Continue)?;
     loop {
@@ -216,4 +307,63 @@ fn stage1_steps(opts: &InitOptions<'_>, plan: &NamespacePlan, sock: &SyncSocket)
 /// the program dumpable again, as usual.
 pub(crate) fn hide_runtime_exe() -> Result<()> {
     nix::sys::prctl::set_dumpable(false).context("make the runtime process non-dumpable")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    use crate::cgroups::CgroupLayout;
+
+    #[test]
+    fn clone3_falls_back_only_where_the_kernel_lacks_it() {
+        for e in [
+            Errno::ENOSYS,
+            Errno::E2BIG,
+            Errno::EINVAL,
+            Errno::EOPNOTSUPP,
+            Errno::EPERM,
+        ] {
+            assert!(clone_into_cgroup_unsupported(e), "{e} falls back to fork");
+        }
+        for e in [
+            Errno::EBUSY,
+            Errno::ENOENT,
+            Errno::EACCES,
+            Errno::EAGAIN,
+            Errno::ENOMEM,
+        ] {
+            assert!(!clone_into_cgroup_unsupported(e), "{e} is reported");
+        }
+    }
+
+    #[test]
+    fn only_a_cgroup2_directory_is_a_birth_place() {
+        let base = std::env::temp_dir().join(format!("skiff-birth-{}", std::process::id()));
+        let existing = base.join("unified/c1");
+        std::fs::create_dir_all(&existing).unwrap();
+        let missing = base.join("unified/none");
+        let v1: BTreeMap<String, std::path::PathBuf> =
+            [("memory".to_string(), base.join("memory/c1"))].into();
+        let unified = |d: &Path| Some((d.to_path_buf(), base.join("unified")));
+
+        let v2 = Cgroup::from_parts(CgroupLayout::V2, BTreeMap::new(), unified(&missing));
+        assert_eq!(
+            v2.unified_birth_dir(),
+            Some(missing.as_path()),
+            "v2: the cgroup itself"
+        );
+        let hybrid = Cgroup::from_parts(CgroupLayout::Hybrid, v1.clone(), unified(&existing));
+        assert_eq!(hybrid.unified_birth_dir(), Some(existing.as_path()));
+        let hybrid_none = Cgroup::from_parts(CgroupLayout::Hybrid, v1.clone(), unified(&missing));
+        assert_eq!(
+            hybrid_none.unified_birth_dir(),
+            None,
+            "companion dir not made"
+        );
+        let v1_only = Cgroup::from_parts(CgroupLayout::V1, v1, None);
+        assert_eq!(v1_only.unified_birth_dir(), None);
+        std::fs::remove_dir_all(base).unwrap();
+    }
 }

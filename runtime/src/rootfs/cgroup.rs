@@ -24,7 +24,7 @@ pub(crate) fn mount_cgroup(
     root: &Root,
     dest: &Path,
     opts: &MountOptions,
-    ctx: MountContext,
+    ctx: MountContext<'_>,
 ) -> anyhow::Result<()> {
     let mounts = read_mountinfo()?;
     let own = read_self_cgroup()?;
@@ -47,7 +47,7 @@ fn mount_v1(
     root: &Root,
     dest: &Path,
     opts: &MountOptions,
-    ctx: MountContext,
+    ctx: MountContext<'_>,
     mounts: &[MountInfo],
     own: &[CgroupEntry],
 ) -> anyhow::Result<()> {
@@ -186,7 +186,7 @@ fn mount_v2(
     root: &Root,
     dest: &Path,
     opts: &MountOptions,
-    ctx: MountContext,
+    ctx: MountContext<'_>,
     mounts: &[MountInfo],
     own: &[CgroupEntry],
 ) -> anyhow::Result<()> {

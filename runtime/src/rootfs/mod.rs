@@ -68,6 +68,10 @@ pub fn prepare_rootfs(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> anyho
     let ctx = MountContext {
         user_ns: opts.user_ns,
         cgroup_ns: has_cgroup_ns(spec),
+        mount_label: spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().as_deref()),
     };
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         mount::mount_entry(&root, m, ctx).with_context(|| format!("mounts[{i}]"))?;

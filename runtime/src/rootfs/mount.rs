@@ -21,9 +21,11 @@ use crate::sys::mount::mount_setattr;
 
 /// Facts about the container that change how mounts are made.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct MountContext {
+pub(crate) struct MountContext<'a> {
     pub user_ns: bool,
     pub cgroup_ns: bool,
+    /// linux.mountLabel: the SELinux context of the filesystems mounted.
+    pub mount_label: Option<&'a str>,
 }
 
 /// The magic-link path that makes mount(2) act on what `fd` refers to.
@@ -49,7 +51,7 @@ pub(crate) fn describe(source: &str, dest: &Path, root: &Root) -> String {
 }
 
 /// Mount one spec entry.
-pub(crate) fn mount_entry(root: &Root, m: &Mount, ctx: MountContext) -> anyhow::Result<()> {
+pub(crate) fn mount_entry(root: &Root, m: &Mount, ctx: MountContext<'_>) -> anyhow::Result<()> {
     let dest = m.destination();
     let fstype = m.typ().as_deref().unwrap_or("");
     let options = m.options().as_deref().unwrap_or(&[]);
@@ -69,9 +71,22 @@ pub(crate) fn mount_entry(root: &Root, m: &Mount, ctx: MountContext) -> anyhow::
             .with_context(|| format!("bind mount on {dest:?} has no source"))?;
         return bind_mount(root, source, dest, &opts);
     }
+    let labelled = match ctx.mount_label.and_then(|l| label_option(fstype, l)) {
+        Some(option) => {
+            opts.data.push(option);
+            true
+        }
+        None => false,
+    };
     let source = m.source().as_deref().unwrap_or(Path::new(fstype));
     let err = match mount_fs(root, source, fstype, dest, &opts) {
         Ok(()) => return Ok(()),
+        Err(e) if labelled => {
+            let label = ctx.mount_label.unwrap_or_default();
+            return Err(e.context(format!(
+                "linux.mountLabel {label:?} (the context= option of {fstype:?} mounts)"
+            )));
+        }
         Err(e) => e,
     };
     // In a user namespace that does not own the network (sysfs) or IPC
@@ -89,6 +104,20 @@ pub(crate) fn mount_entry(root: &Root, m: &Mount, ctx: MountContext) -> anyhow::
     opts.data.clear();
     bind_mount(root, Path::new(host), dest, &opts)
         .with_context(|| format!("{err:#}; fall back to binding the host's {host:?}"))
+}
+
+/// The `context="LABEL"` data option linux.mountLabel adds to a fresh
+/// (non-bind) mount, as runc's mountToRootfs does through go-selinux's
+/// FormatMountLabel: every filesystem but proc, sysfs and mqueue (and
+/// cgroup, mounted elsewhere). runc adds it whether or not SELinux is
+/// enabled, so on a host without SELinux the kernel refuses the mount and
+/// the container fails to start; skiff does the same rather than drop a
+/// security label silently.
+fn label_option(fstype: &str, label: &str) -> Option<String> {
+    if label.is_empty() || matches!(fstype, "proc" | "sysfs" | "mqueue" | "cgroup") {
+        return None;
+    }
+    Some(format!("context=\"{label}\""))
 }
 
 /// Whether `err` was caused by the syscall error `errno`.
@@ -246,4 +275,22 @@ pub(crate) fn locked_flags(fd: &OwnedFd) -> anyhow::Result<MsFlags> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label_option;
+
+    #[test]
+    fn mount_label_goes_where_runc_puts_it() {
+        let l = "system_u:object_r:container_file_t:s0:c1,c2";
+        let want = Some(format!("context=\"{l}\""));
+        for fs in ["tmpfs", "devpts", "overlay", "shm"] {
+            assert_eq!(label_option(fs, l), want, "{fs}");
+        }
+        for fs in ["proc", "sysfs", "mqueue", "cgroup"] {
+            assert_eq!(label_option(fs, l), None, "{fs}");
+        }
+        assert_eq!(label_option("tmpfs", ""), None);
+    }
 }

@@ -2,10 +2,12 @@
 //! config.md and config-linux.md). Every error names the file and the field,
 //! because the user's only way to fix a bundle is to find the line.
 
+mod host;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use host::{validate_host_support, HostSupport};
 pub use oci_spec::runtime::Spec;
 pub use validate::validate_spec;
 
