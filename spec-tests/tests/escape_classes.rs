@@ -318,7 +318,10 @@ fn mount_destination_swap_race_stays_inside() {
 }
 
 /// Class 3 (CVE-2024-21626): process.cwd through every fd the runtime
-/// might hold must not give the container a host directory.
+/// might hold must not give the container a host directory. For fds 3 to 9
+/// the runtime's caller really leaks a host directory there (opened without
+/// close-on-exec, no --preserve-fds), so chdir through it succeeds and only
+/// the check that the cwd lies inside the root stops the escape.
 #[test]
 fn cwd_through_leaked_fds_fails() {
     let host = Host::new();
@@ -327,7 +330,26 @@ fn cwd_through_leaked_fds_fails() {
     for n in 3..20 {
         let mut b = Bundle::sh(&probe);
         b.set("/process/cwd", json!(format!("/proc/self/fd/{n}")));
-        let out = rt.run(&b, &rt.id("cwdfd"));
+        let id = rt.id("cwdfd");
+        b.save();
+        // dash takes single-digit fds in redirections only.
+        let leak = if n < 10 {
+            format!("exec {n}< \"$1\"; ")
+        } else {
+            String::new()
+        };
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("{leak}shift; exec \"$@\""))
+            .arg("sh")
+            .arg(host.dir())
+            .arg(rt.bin())
+            .arg("--root")
+            .arg(rt.root())
+            .args(["run", "--bundle"])
+            .arg(b.path())
+            .arg(&id);
+        let out = rt.output(cmd, Duration::from_secs(30));
         assert_clean_result(&out);
         assert!(!out.stdout.contains("ESCAPED"), "fd {n}: {out}");
         assert!(
@@ -463,6 +485,91 @@ fn masked_path_and_console_symlinks_stay_inside() {
     }
 }
 
+/// Drop the /dev tmpfs (and what sits on it but devpts) so the image's own
+/// /dev entries are what the runtime finds.
+fn use_image_dev(b: &mut Bundle) {
+    if let Some(serde_json::Value::Array(m)) = b.config().pointer_mut("/mounts") {
+        m.retain(|m| {
+            m["destination"] != "/dev"
+                && m["destination"] != "/dev/shm"
+                && m["destination"] != "/dev/mqueue"
+        });
+    }
+    std::fs::create_dir_all(b.rootfs().join("dev/pts")).expect("mkdir dev/pts");
+}
+
+/// The mount points of `pid`'s mount namespace, as the host reads them.
+fn mount_points_of(pid: i32) -> Vec<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.split(' ').nth(4).map(String::from))
+        .collect()
+}
+
+/// Class 4, with the symlinks aimed inside the image. After pivot_root a
+/// host path in a symlink resolves inside the root anyway, so what is left
+/// to the attacker (as in the CVEs, which aim at /proc files) is a file of
+/// its choosing in the container that the runtime would bind over masked
+/// paths (/dev/null) or mount the pty over (/dev/console). Either start
+/// fails, or neither file moved.
+#[test]
+fn masked_path_and_console_symlinks_into_the_image_are_refused() {
+    let rt = Runtime::new();
+    // /dev/null -> /etc/planted: masking must not bind the image's file.
+    let mut b = Bundle::sh("cat /etc/masked /proc/kcore > /tmp/masked-read 2>&1; true");
+    use_image_dev(&mut b);
+    std::fs::write(b.rootfs().join("etc/planted"), "planted data\n").expect("write");
+    std::fs::write(b.rootfs().join("etc/masked"), "image data\n").expect("write");
+    replace_with_symlink(&b.rootfs().join("dev/null"), "/etc/planted");
+    b.push("/linux/maskedPaths", json!("/etc/masked"));
+    let out = rt.run(&b, &rt.id("nullin"));
+    assert_clean_result(&out);
+    let read = std::fs::read_to_string(b.rootfs().join("tmp/masked-read")).unwrap_or_default();
+    assert!(
+        !read.contains("planted data"),
+        "/dev/null -> /etc/planted was bound over masked paths: {read:?} {out}"
+    );
+
+    // /dev/console -> /etc/console-target: the pty must not land on it.
+    let mut b = Bundle::sh("sleep 10");
+    use_image_dev(&mut b);
+    b.set("/process/terminal", json!(true));
+    std::fs::write(b.rootfs().join("etc/console-target"), "image file\n").expect("write");
+    replace_with_symlink(&b.rootfs().join("dev/console"), "/etc/console-target");
+    b.save();
+    let sockdir = TempDir::new("skt-escape-tty");
+    let sock = ConsoleSocket::bind(sockdir.path());
+    let id = rt.id("consin");
+    let bundle = b.path().to_string_lossy().into_owned();
+    let sock_path = sock.path().to_string_lossy().into_owned();
+    let out = std::thread::scope(|s| {
+        let create = s.spawn(|| {
+            rt.exec(&[
+                "create",
+                "--bundle",
+                &bundle,
+                "--console-socket",
+                &sock_path,
+                &id,
+            ])
+        });
+        let _master = sock.receive_master(Duration::from_secs(10));
+        create.join().expect("create thread")
+    });
+    assert_clean_result(&out);
+    let mounts = if out.ok() {
+        let pid = rt.state(&id)["pid"].as_i64().unwrap_or(0) as i32;
+        mount_points_of(pid)
+    } else {
+        Vec::new()
+    };
+    rt.delete_force(&id);
+    assert!(
+        !mounts.iter().any(|m| m == "/etc/console-target"),
+        "the pty was mounted through the /dev/console symlink: {mounts:?} {out}"
+    );
+}
+
 /// Class 5 (CVE-2025-52881): the config mounts over /proc/sys (a host file
 /// bound on the sysctl file, a tmpfs over /proc/sys) before skiff writes
 /// sysctls and oom_score_adj; the rootfs' /proc is a symlink out.
@@ -481,6 +588,18 @@ fn proc_writes_not_redirected() {
     let out = rt.run(&b, &rt.id("procbind"));
     assert_clean_result(&out);
     host.assert_untouched("host file bound over /proc/sys/kernel/shm_rmid_forced");
+
+    // The same over the init's own oom_score_adj.
+    let oom_host = Host::new();
+    let mut b = Bundle::sh("cat /proc/self/oom_score_adj");
+    b.mount(
+        json!({"destination": "/proc/self/oom_score_adj", "type": "bind",
+        "source": oom_host.victim(), "options": ["bind"]}),
+    );
+    b.set("/process/oomScoreAdj", json!(100));
+    let out = rt.run(&b, &rt.id("oombind"));
+    assert_clean_result(&out);
+    oom_host.assert_untouched("host file bound over /proc/self/oom_score_adj");
 
     // A tmpfs over /proc/sys: the write must reach procfs or fail.
     let mut b = Bundle::sh("cat /proc/sys/kernel/shm_rmid_forced");
@@ -516,13 +635,34 @@ fn hostile_dev_and_etc_stay_inside() {
     for target in [host.dir().display().to_string(), climbing(host.dir())] {
         let victim = host.victim().display().to_string();
         let victim_climb = climbing(&host.victim());
-        for (what, link, to) in [
-            ("dev", "dev", target.clone()),
-            ("dev/pts", "dev/pts", target.clone()),
-            ("etc/hosts", "etc/hosts", victim.clone()),
-            ("etc/hosts climbing", "etc/hosts", victim_climb.clone()),
+        // Not there yet: the bind mount's target would be created on the host.
+        let missing = host.dir().join("planted-hosts").display().to_string();
+        let missing_climb = climbing(&host.dir().join("planted-hosts"));
+        for (what, link, to, own_dev) in [
+            ("dev", "dev", target.clone(), false),
+            ("dev/pts", "dev/pts", target.clone(), false),
+            // No /dev tmpfs: device nodes and /dev links go into the image's /dev.
+            ("image's own dev", "dev", target.clone(), true),
+            ("image's own dev/pts", "dev/pts", target.clone(), true),
+            ("etc/hosts", "etc/hosts", victim.clone(), false),
+            (
+                "etc/hosts climbing",
+                "etc/hosts",
+                victim_climb.clone(),
+                false,
+            ),
+            ("etc/hosts missing", "etc/hosts", missing.clone(), false),
+            (
+                "etc/hosts missing climbing",
+                "etc/hosts",
+                missing_climb.clone(),
+                false,
+            ),
         ] {
             let mut b = Bundle::sh("echo hi > /dev/null; cat /etc/hosts >/dev/null 2>&1; true");
+            if own_dev {
+                use_image_dev(&mut b);
+            }
             std::fs::create_dir_all(b.rootfs().join("dev")).expect("mkdir dev");
             replace_with_symlink(&b.rootfs().join(link), &to);
             let hosts = b.host_dir("src").join("hosts");
