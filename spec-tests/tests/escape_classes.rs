@@ -360,6 +360,39 @@ fn cwd_through_leaked_fds_fails() {
     host.assert_untouched("cwd fds");
 }
 
+/// Class 3 for `exec --cwd`: the caller of `skiff exec` leaks a host
+/// directory on fd N; the exec'd process must not start there.
+#[test]
+fn exec_cwd_through_a_leaked_fd_fails() {
+    let host = Host::new();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "100"]);
+    let id = rt.id("execcwd");
+    rt.run_detached(&b, &id).expect_ok();
+    let probe = format!("ls {} && echo ESCAPED", climbing(&host.victim()));
+    for n in [3, 5, 9] {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("exec {n}< \"$1\"; shift; exec \"$@\""))
+            .arg("sh")
+            .arg(host.dir())
+            .arg(rt.bin())
+            .arg("--root")
+            .arg(rt.root())
+            .args(["exec", "--cwd", &format!("/proc/self/fd/{n}"), &id])
+            .args(["sh", "-c", &probe]);
+        let out = rt.output(cmd, Duration::from_secs(30));
+        assert_clean_result(&out);
+        assert!(!out.stdout.contains("ESCAPED"), "fd {n}: {out}");
+        assert!(
+            !out.ok(),
+            "exec --cwd /proc/self/fd/{n} (a host directory) must be refused: {out}"
+        );
+    }
+    rt.delete_force(&id);
+    host.assert_untouched("exec cwd fds");
+}
+
 /// The fds `pid` holds, as the host sees them: "0 1 2".
 fn fds_of(pid: i32) -> String {
     let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
