@@ -146,10 +146,30 @@ const DOCKER_CAPS: &[&str] = &[
 /// process is forked until its execve.
 #[test]
 fn runtime_binary_unreachable_from_container() {
-    attack_runtime_exe(DOCKER_CAPS);
+    attack_runtime_exe(DOCKER_CAPS, ExeCopy::Host);
 }
 
-fn attack_runtime_exe(caps: &[&str]) {
+/// Class 1 with CAP_SYS_PTRACE, which lets the container open a
+/// non-dumpable process's /proc/PID/exe: `skiff exec` then runs from a
+/// sealed memfd copy of itself, so what the container reaches is not the
+/// host's binary and cannot be written.
+#[test]
+fn runtime_binary_unreachable_with_cap_sys_ptrace() {
+    let mut caps = DOCKER_CAPS.to_vec();
+    caps.push("CAP_SYS_PTRACE");
+    attack_runtime_exe(&caps, ExeCopy::Sealed);
+}
+
+/// Which binary `skiff exec` runs while it sets up the process.
+#[derive(PartialEq)]
+enum ExeCopy {
+    /// The host's binary itself: busy (ETXTBSY) while it runs.
+    Host,
+    /// A sealed memfd copy: the host's binary is not in use at all.
+    Sealed,
+}
+
+fn attack_runtime_exe(caps: &[&str], exe: ExeCopy) {
     let bins = TempDir::new("skt-escape-bin");
     let copy = bins.path().join("skiff-copy");
     std::fs::copy(spec_tests::runtime::runtime_bin(), &copy).expect("copy runtime");
@@ -207,12 +227,23 @@ echo done >> /tmp/report"#,
     let mut child = busy.spawn().expect("spawn exec");
     std::thread::sleep(Duration::from_millis(300));
     let open = std::fs::OpenOptions::new().write(true).open(&copy);
+    let exe_link = std::fs::read_link(format!("/proc/{}/exe", child.id()));
     let _ = child.wait();
-    assert_eq!(
-        open.err().and_then(|e| e.raw_os_error()),
-        Some(libc::ETXTBSY),
-        "open the running runtime binary for writing"
-    );
+    if exe == ExeCopy::Host {
+        assert_eq!(
+            open.err().and_then(|e| e.raw_os_error()),
+            Some(libc::ETXTBSY),
+            "open the running runtime binary for writing"
+        );
+    } else {
+        let link = exe_link
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        assert!(
+            link.starts_with("/memfd:"),
+            "exec runs from {link:?}, not a sealed copy"
+        );
+    }
     std::fs::write(b.rootfs().join("tmp/.stop"), "").expect("stop attacker");
     let report = b.rootfs().join("tmp/report");
     for _ in 0..500 {
