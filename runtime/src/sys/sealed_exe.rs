@@ -6,7 +6,7 @@
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStringExt;
 
 use nix::errno::Errno;
@@ -50,9 +50,11 @@ fn try_reexec_sealed() -> io::Result<std::convert::Infallible> {
         other => other?,
     };
     let mut mem = File::from(fd);
-    let mut exe = File::open("/proc/self/exe")?;
-    io::copy(&mut exe, &mut mem)?;
-    fcntl(&mem, FcntlArg::F_ADD_SEALS(seals()))?;
+    // Plain writes, not io::copy: its sendfile/splice path can leave page
+    // references behind for a moment, and F_SEAL_WRITE then fails with EBUSY
+    // (memfd_wait_for_pins) on a loaded machine.
+    mem.write_all(&std::fs::read("/proc/self/exe")?)?;
+    add_seals(&mem)?;
     let args: Vec<CString> = std::env::args_os()
         .map(c_string)
         .collect::<io::Result<_>>()?;
@@ -64,6 +66,17 @@ fn try_reexec_sealed() -> io::Result<std::convert::Infallible> {
         })
         .collect::<io::Result<_>>()?;
     Ok(nix::unistd::fexecve(&mem, &args, &env)?)
+}
+
+/// F_ADD_SEALS, retried while the kernel still sees pinned pages (EBUSY).
+fn add_seals(mem: &File) -> io::Result<()> {
+    for _ in 0..50 {
+        match fcntl(mem, FcntlArg::F_ADD_SEALS(seals())) {
+            Err(Errno::EBUSY) => std::thread::sleep(std::time::Duration::from_millis(2)),
+            other => return other.map(drop).map_err(io::Error::from),
+        }
+    }
+    Err(io::Error::from(Errno::EBUSY))
 }
 
 fn c_string(s: OsString) -> io::Result<CString> {
