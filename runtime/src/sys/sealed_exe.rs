@@ -6,7 +6,7 @@
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::OsStringExt;
 
 use nix::errno::Errno;
@@ -50,10 +50,9 @@ fn try_reexec_sealed() -> io::Result<std::convert::Infallible> {
         other => other?,
     };
     let mut mem = File::from(fd);
-    // Plain writes, not io::copy: its sendfile/splice path can leave page
-    // references behind for a moment, and F_SEAL_WRITE then fails with EBUSY
-    // (memfd_wait_for_pins) on a loaded machine.
-    mem.write_all(&std::fs::read("/proc/self/exe")?)?;
+    // io::copy copies in the kernel (copy_file_range or sendfile): no
+    // buffer of the binary's size to fault in.
+    io::copy(&mut File::open("/proc/self/exe")?, &mut mem)?;
     add_seals(&mem)?;
     let args: Vec<CString> = std::env::args_os()
         .map(c_string)
