@@ -699,6 +699,44 @@ fn proc_writes_not_redirected() {
     }
 }
 
+/// Class 5 in a joined mount namespace: container A (the attacker's own
+/// config) has a tmpfs for /proc with a host file bound at
+/// /proc/self/timens_offsets; container B joins A's mount namespace and
+/// asks for a time namespace with offsets, which skiff writes after the
+/// join. The write must find no procfs there and fail, not land in the host
+/// file.
+#[test]
+fn time_offsets_not_redirected_in_a_joined_mount_namespace() {
+    let host = Host::new();
+    let rt = Runtime::new();
+    let mut a = Bundle::new(&["sleep", "100"]);
+    if let Some(serde_json::Value::Array(m)) = a.config().pointer_mut("/mounts") {
+        m.retain(|m| m["destination"] != "/proc");
+        m.insert(
+            0,
+            json!({"destination": "/proc", "type": "tmpfs", "source": "tmpfs"}),
+        );
+    }
+    a.mount(
+        json!({"destination": "/proc/self/timens_offsets", "type": "bind",
+        "source": host.victim(), "options": ["bind"]}),
+    );
+    let a_id = rt.id("fakeproc");
+    rt.run_detached(&a, &a_id).expect_ok();
+    let pid = rt.state(&a_id)["pid"].as_i64().unwrap_or(0);
+    let mut b = Bundle::new(&["true"]);
+    b.namespace("mount", Some(&format!("/proc/{pid}/ns/mnt")))
+        .namespace("time", None)
+        .set(
+            "/linux/timeOffsets",
+            json!({"monotonic": {"secs": 86400, "nanosecs": 0}}),
+        );
+    let out = rt.run(&b, &rt.id("joinmnt"));
+    rt.delete_force(&a_id);
+    assert_clean_result(&out);
+    host.assert_untouched("timens_offsets in a joined mount namespace");
+}
+
 /// Class 6: a hostile image's /dev, /dev/pts and /etc/hosts point out of
 /// the root; nothing is created or written outside it.
 #[test]
