@@ -8,9 +8,9 @@
 //! `mount_destination_swap_race_stays_inside` (the bind target made in the
 //! host dir); skiff with RESOLVE_NO_XDEV and the procfs check removed from
 //! `proc_attrs::write_procfs_file` fails `proc_writes_not_redirected` (the
-//! sysctl lands in the host file). Open, and not tested here: a container
-//! holding CAP_SYS_PTRACE without a user namespace can still reach the exec
-//! process's /proc/PID/exe (non-dumpable does not stop CAP_SYS_PTRACE).
+//! sysctl lands in the host file). Every defence was also removed from
+//! skiff on its own and each test below failed without it; spec-tests/
+//! DEFENCES.md records which edit fails which test and how.
 //!
 //! The host-side evidence is always the same: a host "victim" file keeps its
 //! bytes, a host directory gets no new entry, and the host's mount table is
