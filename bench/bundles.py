@@ -6,7 +6,8 @@
 WORK/rootfs is /bin/busybox with sh, true and sleep; three bundles share it:
 WORK/true (/bin/true), WORK/sleep (sleep 1000, for run -d and exec) and
 WORK/limited (/bin/true with memory, pids and cpu limits and a seccomp
-profile)."""
+profile); WORK/ptrace is WORK/sleep with CAP_SYS_PTRACE, where skiff's exec
+runs from a sealed copy of its binary (issue 4, CVE-2019-5736)."""
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ for d in ("bin", "proc", "sys", "dev", "tmp"):
 shutil.copy("/bin/busybox", f"{work}/rootfs/bin/busybox")
 for applet in ("sh", "true", "sleep"):
     os.symlink("busybox", f"{work}/rootfs/bin/{applet}")
-for b in ("true", "sleep", "limited"):
+for b in ("true", "sleep", "limited", "ptrace"):
     os.makedirs(f"{work}/{b}", exist_ok=True)
 
 caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
@@ -44,6 +45,10 @@ def config(args):
     }
 json.dump(config(["/bin/true"]), open(work + "/true/config.json", "w"))
 json.dump(config(["/bin/sleep", "1000"]), open(work + "/sleep/config.json", "w"))
+ptrace = config(["/bin/sleep", "1000"])
+ptrace["process"]["capabilities"] = {
+    k: caps + ["CAP_SYS_PTRACE"] for k in ("bounding", "effective", "permitted")}
+json.dump(ptrace, open(work + "/ptrace/config.json", "w"))
 limited = config(["/bin/true"])
 limited["linux"]["resources"] = {
     "memory": {"limit": 64 << 20},

@@ -7,6 +7,8 @@
 #   limited  : `run` of /bin/true with memory, pids and cpu limits and a
 #              seccomp profile (cgroup set-up and filter cost included)
 #   exec     : `exec` of /bin/true into a running container
+#   exec ptrace : the same into a container holding CAP_SYS_PTRACE (skiff
+#              then runs exec from a sealed memfd copy of its binary)
 #   peak RSS : /usr/bin/time -f %M of one `run` (KiB): the largest ru_maxrss
 #              among the runtime and the processes it waits for (its forks)
 #
@@ -73,7 +75,7 @@ add crun "$CRUN"
 [ ${#NAMES[@]} -gt 0 ] || { echo "bench: no runtime to measure" >&2; exit 1; }
 
 status=0
-declare -A RUN_MS=() RUND_MS=() LIM_MS=() EXEC_MS=() RSS=()
+declare -A RUN_MS=() RUND_MS=() LIM_MS=() EXEC_MS=() EXECP_MS=() RSS=()
 for n in "${NAMES[@]}"; do
     bin=${BIN[$n]}
     root="$WORK/root-$n"
@@ -89,24 +91,27 @@ for n in "${NAMES[@]}"; do
     rund_cmd="$WRAP sh -c '$bin --root $root run -d --bundle $WORK/sleep benchd-$n && $bin --root $root delete -f benchd-$n'"
     lim_cmd="$WRAP $bin --root $root run --bundle $WORK/limited benchl-$n"
     exec_cmd="$WRAP $bin --root $root exec benche-$n /bin/true"
-    if ! wrap "$bin" --root "$root" run -d --bundle "$WORK/sleep" "benche-$n" >"$WORK/$n.exec.log" 2>&1; then
-        echo "bench: $n failed to start the exec target: $(cat "$WORK/$n.exec.log")" >&2
+    execp_cmd="$WRAP $bin --root $root exec benchp-$n /bin/true"
+    if ! wrap "$bin" --root "$root" run -d --bundle "$WORK/sleep" "benche-$n" >"$WORK/$n.exec.log" 2>&1 ||
+        ! wrap "$bin" --root "$root" run -d --bundle "$WORK/ptrace" "benchp-$n" >>"$WORK/$n.exec.log" 2>&1; then
+        echo "bench: $n failed to start the exec targets: $(cat "$WORK/$n.exec.log")" >&2
         status=1
         continue
     fi
     if ! hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" \
         --export-json "$WORK/$n.json" -n run "$run_cmd" -n run-d "$rund_cmd" \
-        -n limited "$lim_cmd" -n exec "$exec_cmd" >"$WORK/$n.log" 2>&1; then
+        -n limited "$lim_cmd" -n exec "$exec_cmd" -n exec-ptrace "$execp_cmd" >"$WORK/$n.log" 2>&1; then
         echo "bench: hyperfine failed for $n:" >&2
         cat "$WORK/$n.log" >&2
         status=1
         continue
     fi
     wrap "$bin" --root "$root" delete -f "benche-$n" >/dev/null 2>&1 || true
-    read -r RUN_MS[$n] RUND_MS[$n] LIM_MS[$n] EXEC_MS[$n] < <(python3 -c '
+    wrap "$bin" --root "$root" delete -f "benchp-$n" >/dev/null 2>&1 || true
+    read -r RUN_MS[$n] RUND_MS[$n] LIM_MS[$n] EXEC_MS[$n] EXECP_MS[$n] < <(python3 -c '
 import json, sys
 r = {x["command"]: x["median"] * 1000 for x in json.load(open(sys.argv[1]))["results"]}
-print("%.2f %.2f %.2f %.2f" % (r["run"], r["run-d"], r["limited"], r["exec"]))' "$WORK/$n.json")
+print("%.2f %.2f %.2f %.2f %.2f" % (r["run"], r["run-d"], r["limited"], r["exec"], r["exec-ptrace"]))' "$WORK/$n.json")
     if [ -x /usr/bin/time ]; then
         # time runs inside the wrapper's namespace; -o keeps its number apart
         # from the runtime's own stderr.
@@ -126,6 +131,10 @@ printf '|%s|%s|%s|%s|%s|%s|\n' ---------- -------------------- -----------------
 for n in "${NAMES[@]}"; do
     printf '| %-8s | %18s | %23s | %25s | %11s | %14s |\n' "$n" "${RUN_MS[$n]:-failed}" "${RUND_MS[$n]:-failed}" "${LIM_MS[$n]:-failed}" "${EXEC_MS[$n]:-failed}" "${RSS[$n]:--}"
 done
+echo "exec into a CAP_SYS_PTRACE container (ms): $(for n in "${NAMES[@]}"; do printf '%s %s, ' "$n" "${EXECP_MS[$n]:-failed}"; done | sed 's/, $//')"
+if [ -n "${EXECP_MS[skiff]:-}" ] && [ -n "${EXEC_MS[skiff]:-}" ]; then
+    echo "skiff's sealed exec costs $(python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) - float(sys.argv[2])))' "${EXECP_MS[skiff]}" "${EXEC_MS[skiff]}") ms over a plain exec"
+fi
 ratio() { python3 -c 'import sys; a, b = map(float, sys.argv[1:]); print("%.2f" % (a / b))' "$1" "$2"; }
 for peer in runc crun; do
     if [ -n "${RUN_MS[skiff]:-}" ] && [ -n "${RUN_MS[$peer]:-}" ]; then

@@ -76,6 +76,14 @@ pub fn set_oom_score_adj(value: i32) -> anyhow::Result<()> {
     if !(-1000..=1000).contains(&value) {
         bail!("set oom_score_adj {value}: out of range [-1000, 1000]");
     }
+    write_proc_self("oom_score_adj", value.to_string().as_bytes())
+        .with_context(|| format!("set oom_score_adj {value}"))
+}
+
+/// Writes `data` to /proc/self/`file` through the verified procfs root:
+/// whatever the mount namespace (the container's, or one a config joins)
+/// has mounted over /proc or its files, the write reaches procfs or fails.
+pub fn write_proc_self(file: &str, data: &[u8]) -> anyhow::Result<()> {
     let proc = open_procfs_root()?;
     // "self" is an ordinary relative symlink to "<pid>" (not a magic link),
     // so RESOLVE_BENEATH alone follows it safely; NO_XDEV still refuses
@@ -87,11 +95,10 @@ pub fn set_oom_score_adj(value: i32) -> anyhow::Result<()> {
                 | ResolveFlag::RESOLVE_NO_MAGICLINKS
                 | ResolveFlag::RESOLVE_NO_XDEV,
         );
-    let fd = openat2(&proc, "self/oom_score_adj", how)
+    let fd = openat2(&proc, format!("self/{file}").as_str(), how)
         .and_then(verify_procfs)
-        .context("open /proc/self/oom_score_adj")?;
-    nix::unistd::write(&fd, value.to_string().as_bytes())
-        .with_context(|| format!("write {value} to /proc/self/oom_score_adj"))?;
+        .with_context(|| format!("open \"/proc/self/{file}\""))?;
+    nix::unistd::write(&fd, data).with_context(|| format!("write \"/proc/self/{file}\""))?;
     Ok(())
 }
 

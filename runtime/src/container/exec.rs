@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::SigmaskHow;
-use oci_spec::runtime::{Capability, Process};
+use oci_spec::runtime::{Capability, LinuxNamespaceType, Process, Spec};
 
 use super::run::{forward_until_exit, forwarded_signals};
 use super::status::{cgroup_of, container_status};
@@ -14,6 +14,7 @@ use crate::process::exec::{spawn_exec, ExecSpawn};
 use crate::seccomp::compile_filter;
 use crate::state::{write_atomic, StateRoot, Status};
 use crate::sys::process::get_window_size;
+use crate::sys::sealed_exe;
 use crate::tty;
 
 #[derive(Debug, Clone)]
@@ -37,6 +38,13 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         Status::Paused if opts.ignore_paused => {}
         Status::Paused => bail!("cannot exec in container {id:?}: it is paused"),
         other => bail!("cannot exec in container {id:?}: it is {other}"),
+    }
+    if can_ptrace_runtime(&state.config, &opts.process) && !sealed_exe::running_sealed() {
+        // Before any fd, lock or output of ours exists: the sealed copy
+        // starts this command over.
+        drop(dir);
+        let err = sealed_exe::reexec_sealed();
+        return Err(err).context("exec: re-run the runtime from a sealed copy of its binary");
     }
     let terminal = opts.process.terminal() == Some(true);
     match (terminal, opts.console_socket.is_some()) {
@@ -120,6 +128,43 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         tty.drain();
     }
     Ok(code)
+}
+
+/// Whether a process in the container could hold CAP_SYS_PTRACE over the
+/// exec process while it still runs our binary: then non-dumpable does not
+/// keep it from opening our /proc/PID/exe (CVE-2019-5736), and the exec runs
+/// from a sealed copy. Any capability set counts (a file capability or a
+/// setuid binary gains what the bounding set allows). In a user namespace
+/// of its own the container's CAP_SYS_PTRACE does not reach our mm, which
+/// belongs to the host's user namespace, so non-dumpable is enough there.
+fn can_ptrace_runtime(config: &Spec, process: &Process) -> bool {
+    let own_user_ns = config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|list| {
+            list.iter()
+                .any(|ns| ns.typ() == LinuxNamespaceType::User && ns.path().is_none())
+        });
+    if own_user_ns {
+        return false;
+    }
+    [config.process().as_ref(), Some(process)]
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.capabilities().as_ref())
+        .any(|c| {
+            [
+                c.bounding(),
+                c.effective(),
+                c.permitted(),
+                c.inheritable(),
+                c.ambient(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|set| set.contains(&Capability::SysPtrace))
+        })
 }
 
 /// The exec'd process runs as soon as it is spawned, before our proxy could

@@ -184,9 +184,9 @@ fn exec_in_container(req: &ExecSpawn<'_>) -> Result<std::convert::Infallible> {
         tty::setup_exec_console(socket, process.console_size().as_ref())?;
     }
     rlimits::apply_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
-    let cwd = process.cwd();
-    std::env::set_current_dir(cwd)
-        .with_context(|| format!("chdir to {:?} in the container", cwd.display().to_string()))?;
+    // The caller may leak a host directory fd (CVE-2024-21626): checked as
+    // for the init.
+    super::init::change_to_cwd(process)?;
     let exec_path = super::init::find_executable(process, &[])?;
     for fd in 3..3 + req.preserve_fds {
         clear_cloexec(fd).with_context(|| format!("keep preserved fd {fd}"))?;

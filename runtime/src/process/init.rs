@@ -251,7 +251,7 @@ fn home_of(uid: u32) -> Option<String> {
 /// chdir into process.cwd, inside the new root, and make sure the result is
 /// really inside it: a cwd reached through a leaked host fd
 /// (`/proc/self/fd/N`, the CVE-2024-21626 class) has no path from "/".
-fn change_to_cwd(process: &Process) -> Result<()> {
+pub(crate) fn change_to_cwd(process: &Process) -> Result<()> {
     let cwd = process.cwd();
     std::env::set_current_dir(cwd)
         .with_context(|| format!("chdir to process.cwd {:?}", cwd.display().to_string()))?;

@@ -153,7 +153,10 @@ pub fn write_time_offsets(linux: &Linux) -> Result<()> {
             offset.nanosecs().unwrap_or(0)
         ));
     }
-    std::fs::write("/proc/self/timens_offsets", text).context("write linux.timeOffsets")
+    // After a join of another mount namespace, /proc is whatever that
+    // namespace mounted there (the CVE-2025-52881 class).
+    crate::proc_attrs::write_proc_self("timens_offsets", text.as_bytes())
+        .context("write linux.timeOffsets")
 }
 
 /// The parent writes a child's uid_map and gid_map (user_namespaces(7)).

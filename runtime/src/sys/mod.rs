@@ -5,5 +5,6 @@ pub mod fork;
 pub mod keyring;
 pub mod mount;
 pub mod process;
+pub mod sealed_exe;
 pub mod seccomp;
 pub mod signal;
