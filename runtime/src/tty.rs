@@ -6,20 +6,21 @@
 //! name (runc sends the name of the file it opened, "/dev/ptmx").
 
 use std::io::IoSlice;
-use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use anyhow::{bail, Context};
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
-use nix::mount::{mount, MsFlags};
-use nix::pty::{posix_openpt, ptsname_r, unlockpt};
+use nix::pty::{posix_openpt, unlockpt};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-use nix::sys::stat::{fstat, Mode, SFlag};
+use nix::sys::stat::{fstat, major, minor, Mode, SFlag};
+use nix::sys::statfs::{fstatfs, DEVPTS_SUPER_MAGIC};
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, getpid, getsid, setsid};
 
-use crate::sys::process::{set_controlling_terminal, set_window_size};
+use crate::sys::mount::{clone_mount_of, move_mount_onto};
+use crate::sys::process::{open_pty_peer, pty_number, set_controlling_terminal, set_window_size};
 
 const PTMX: &str = "/dev/ptmx";
 const CONSOLE: &str = "/dev/console";
@@ -34,12 +35,13 @@ pub fn connect_console_socket(path: &Path) -> anyhow::Result<OwnedFd> {
 }
 
 /// Makes a pty the container's terminal. Call in the container's init after
-/// pivot_root and the mounts (/dev/ptmx must lead to the container's devpts
-/// and /proc should be mounted) but before /dev or the root is made
-/// read-only, and before `set_identity` (the slave is opened as root).
-/// Steps: open /dev/ptmx, unlockpt, size it, bind the slave over
-/// /dev/console, send the master over `socket`, then setsid, TIOCSCTTY and
-/// the slave on fds 0, 1 and 2. `socket` and the master are closed here.
+/// pivot_root and the mounts (/dev/ptmx must lead to the container's devpts)
+/// but before /dev or the root is made read-only, and before `set_identity`
+/// (the slave is opened as root).
+/// Steps: open /dev/ptmx, unlockpt, open its peer (TIOCGPTPEER), size it,
+/// bind that peer over /dev/console, send the master over `socket`, then
+/// setsid, TIOCSCTTY and the same peer on fds 0, 1 and 2. `socket` and the
+/// master are closed here.
 pub fn setup_console(socket: OwnedFd, size: Option<&oci_spec::runtime::Box>) -> anyhow::Result<()> {
     attach_pty(socket, size, ConsoleMount::DevConsole)
 }
@@ -67,17 +69,17 @@ fn attach_pty(
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .with_context(|| format!("open {PTMX:?}"))?;
     unlockpt(&master).with_context(|| format!("unlockpt {PTMX:?}"))?;
-    let slave = ptsname_r(&master).with_context(|| format!("ptsname of {PTMX:?}"))?;
+    let n = pty_number(master.as_fd()).with_context(|| format!("TIOCGPTN on {PTMX:?}"))?;
+    let slave = open_peer(master.as_fd()).with_context(|| format!("open the peer of pty {n}"))?;
     // runc resizes only when both dimensions are given.
     if let Some(b) = size.filter(|b| b.height() != 0 && b.width() != 0) {
         let rows = u16::try_from(b.height()).unwrap_or(u16::MAX);
         let cols = u16::try_from(b.width()).unwrap_or(u16::MAX);
-        set_window_size(master.as_fd(), rows, cols).with_context(|| {
-            format!("set console size {}x{} on {slave:?}", b.height(), b.width())
-        })?;
+        set_window_size(master.as_fd(), rows, cols)
+            .with_context(|| format!("set console size {}x{} on pty {n}", b.height(), b.width()))?;
     }
     if console_mount == ConsoleMount::DevConsole {
-        mount_console(&slave)?;
+        mount_console(slave.as_fd(), n)?;
     }
     let fds = [master.as_raw_fd()];
     sendmsg::<()>(
@@ -91,15 +93,48 @@ fn attach_pty(
     drop(master);
     drop(socket);
     become_session_leader()?;
-    let fd = open(
-        slave.as_str(),
-        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .with_context(|| format!("open {slave:?}"))?;
-    set_controlling_terminal(fd.as_fd())
-        .with_context(|| format!("make {slave:?} the controlling terminal"))?;
-    dup_to_stdio(fd).with_context(|| format!("dup {slave:?} to stdin, stdout and stderr"))
+    set_controlling_terminal(slave.as_fd())
+        .with_context(|| format!("make pty {n} the controlling terminal"))?;
+    dup_to_stdio(slave).with_context(|| format!("dup pty {n} to stdin, stdout and stderr"))
+}
+
+/// The slave of `master`, opened by the kernel from the master itself
+/// (TIOCGPTPEER) and never through its `ptsname` path: by the time the
+/// runtime would open "/dev/pts/N", the container's /dev/pts may be another
+/// devpts instance, a bind mount or a symlink (CVE-2025-52565).
+///
+/// There is no fallback to the path. TIOCGPTPEER is Linux 4.13 and skiff
+/// already needs newer (open_tree/move_mount 5.2, mount_setattr 5.12), and
+/// the path lookup is the hole itself: a second devpts instance mounted
+/// over /dev/pts passes every check below.
+fn open_peer(master: BorrowedFd<'_>) -> anyhow::Result<OwnedFd> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    let slave = open_pty_peer(master, flags).context("TIOCGPTPEER")?;
+    verify_pty_slave(slave.as_fd())?;
+    Ok(slave)
+}
+
+/// UNIX98_PTY_SLAVE_MAJOR and the UNIX98_PTY_MAJOR_COUNT majors after it.
+const PTY_SLAVE_MAJORS: std::ops::RangeInclusive<u64> = 136..=143;
+
+/// The kernel gave a devpts slave; checked anyway, as runc does, so that a
+/// wrong answer fails here instead of becoming the container's stdio.
+fn verify_pty_slave(fd: BorrowedFd<'_>) -> anyhow::Result<()> {
+    let st = fstat(fd).context("fstat")?;
+    let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    let rdev_major = major(st.st_rdev);
+    if kind != SFlag::S_IFCHR || !PTY_SLAVE_MAJORS.contains(&rdev_major) {
+        bail!(
+            "not a pty slave (mode {:o}, device {rdev_major}:{})",
+            st.st_mode,
+            minor(st.st_rdev)
+        );
+    }
+    let fs = fstatfs(fd).context("fstatfs")?.filesystem_type();
+    if fs != DEVPTS_SUPER_MAGIC {
+        bail!("not on devpts (filesystem magic {:#x})", fs.0);
+    }
+    Ok(())
 }
 
 /// setsid, unless the caller already made this process a session leader
@@ -112,28 +147,16 @@ fn become_session_leader() -> anyhow::Result<()> {
     }
 }
 
-/// Bind-mounts the slave over /dev/console. The target is opened with
-/// O_PATH|O_NOFOLLOW and checked to be a file or device, and the mount goes
-/// through that fd, so a /dev/console symlink in the image cannot redirect
-/// the bind mount onto a host path.
-fn mount_console(slave: &str) -> anyhow::Result<()> {
+/// Binds the slave over /dev/console, from the slave's fd onto the fd of
+/// the target (open_tree + move_mount): neither end is named by a path the
+/// container could change. The target is opened with O_PATH|O_NOFOLLOW and
+/// checked to be a file or device, so a /dev/console symlink in the image
+/// cannot redirect the mount either.
+fn mount_console(slave: BorrowedFd<'_>, n: u32) -> anyhow::Result<()> {
     let target = open_console_target().with_context(|| format!("prepare {CONSOLE:?}"))?;
-    let fd_path = format!("/proc/self/fd/{}", target.as_raw_fd());
-    // Without /proc in the container the fd cannot be named; the path was
-    // just checked not to be a symlink, and nothing in the container runs yet.
-    let via = if Path::new(&fd_path).exists() {
-        fd_path.as_str()
-    } else {
-        CONSOLE
-    };
-    mount(
-        Some(slave),
-        via,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .with_context(|| format!("bind mount {slave:?} on {CONSOLE:?}"))
+    let tree = clone_mount_of(slave).with_context(|| format!("open_tree of pty {n}"))?;
+    move_mount_onto(tree.as_fd(), target.as_fd())
+        .with_context(|| format!("move_mount pty {n} onto {CONSOLE:?}"))
 }
 
 fn open_console_target() -> anyhow::Result<OwnedFd> {

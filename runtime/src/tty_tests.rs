@@ -4,8 +4,9 @@
 
 use super::*;
 use crate::sys::process::{pty_number, recv_fd, run_in_child, window_size};
+use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::stat::{major, minor, stat};
+use nix::sys::stat::stat;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 

@@ -1,7 +1,9 @@
 //! Mount syscalls that libc and nix do not wrap: `mount_setattr(2)` (Linux 5.12),
-//! used for the OCI recursive mount options (`rro`, `rnosuid`, ...).
+//! used for the OCI recursive mount options (`rro`, `rnosuid`, ...), and
+//! `open_tree(2)` / `move_mount(2)` (Linux 5.2), which bind one open file
+//! onto another with no path looked up in between (the console).
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
 
@@ -36,6 +38,45 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, attr: MountAttr, recursive: bool) -> Re
             flags,
             &raw as *const libc::mount_attr,
             std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    Errno::result(res).map(drop)
+}
+
+/// `open_tree(fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH)`: a detached,
+/// non-recursive bind mount of exactly the file `fd` is open on.
+pub fn clone_mount_of(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    let flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as u32;
+    // SAFETY: `fd` is live for the call and the path is a NUL-terminated
+    // empty string; the kernel only reads them.
+    let res = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags as libc::c_uint,
+        )
+    };
+    let raw = Errno::result(res)?;
+    // SAFETY: on success open_tree returns a new descriptor we alone own.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw as libc::c_int) })
+}
+
+/// `move_mount(from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH |
+/// MOVE_MOUNT_T_EMPTY_PATH)`: attach the detached mount `from` on the file
+/// `to` is open on (an O_PATH fd is enough).
+pub fn move_mount_onto(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<(), Errno> {
+    let flags = libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH;
+    // SAFETY: both fds are live for the call and both paths are
+    // NUL-terminated empty strings; the kernel only reads them.
+    let res = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            to.as_raw_fd(),
+            c"".as_ptr(),
+            flags as libc::c_uint,
         )
     };
     Errno::result(res).map(drop)

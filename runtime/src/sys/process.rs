@@ -254,6 +254,20 @@ pub fn pty_number(fd: BorrowedFd<'_>) -> io::Result<u32> {
     Ok(n)
 }
 
+/// TIOCGPTPEER (Linux 4.13): open the slave of the pty master `fd` with
+/// `flags` (O_RDWR, O_NOCTTY, O_CLOEXEC). The kernel opens the master's own
+/// peer, so no path in the caller's view of /dev/pts is looked up.
+pub fn open_pty_peer(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: fd is valid for the call; the argument is the open flags as
+    // an int, which the kernel reads by value.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: on success the ioctl returns a new descriptor we alone own.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc) })
+}
+
 /// Runs `f` in a forked child and returns its exit code (a panic is 101).
 /// For tests that change process-wide state (credentials, limits, mount
 /// namespace) without touching the test runner. glibc's fork re-initialises
