@@ -643,6 +643,88 @@ fn masked_path_and_console_symlinks_into_the_image_are_refused() {
     );
 }
 
+/// Class 4 (CVE-2025-52565), the console's pty slave: the config mounts
+/// the container's devpts at /dev/realpts and binds a decoy directory over
+/// /dev/pts, whose `ptmx` leads to the real one and whose `0`..`15` lead
+/// to /dev/realpts/ptmx as well. That is what a race that mounts over
+/// /dev/pts after the master is opened leaves behind. A runtime that opens
+/// or binds the slave by its `ptsname` path ("/dev/pts/0") gets the decoy;
+/// the master's own peer (TIOCGPTPEER) must become /dev/console and fd 0,
+/// and what the container writes to /dev/console must reach the master
+/// sent over the console socket.
+#[test]
+fn console_is_the_masters_peer_when_dev_pts_is_a_decoy() {
+    let mut b = Bundle::sh(
+        "stat -L -c %t:%T /dev/console /proc/self/fd/0 > /tmp/console-dev; \
+         echo via-console > /dev/console; sleep 100",
+    );
+    b.set("/process/terminal", json!(true));
+    let decoy = b.host_dir("decoy-pts");
+    symlink("/dev/realpts/ptmx", decoy.join("ptmx")).expect("symlink decoy ptmx");
+    for n in 0..16 {
+        symlink("/dev/realpts/ptmx", decoy.join(n.to_string())).expect("symlink decoy pty");
+    }
+    if let Some(serde_json::Value::Array(m)) = b.config().pointer_mut("/mounts") {
+        for mount in m.iter_mut().filter(|m| m["destination"] == "/dev/pts") {
+            mount["destination"] = json!("/dev/realpts");
+        }
+        let at = m
+            .iter()
+            .position(|m| m["destination"] == "/dev/realpts")
+            .map_or(m.len(), |i| i + 1);
+        let source = decoy.to_string_lossy().into_owned();
+        let bind = json!({"destination": "/dev/pts", "type": "bind", "source": source,
+                          "options": ["bind"]});
+        m.insert(at, bind);
+    }
+    b.save();
+    let rt = Runtime::new();
+    let sockdir = TempDir::new("skt-escape-tty");
+    let sock = ConsoleSocket::bind(sockdir.path());
+    let id = rt.id("ptpeer");
+    let bundle = b.path().to_string_lossy().into_owned();
+    let sock_path = sock.path().to_string_lossy().into_owned();
+    let (master, out) = std::thread::scope(|s| {
+        let create = s.spawn(|| {
+            rt.exec(&[
+                "create",
+                "--bundle",
+                &bundle,
+                "--console-socket",
+                &sock_path,
+                &id,
+            ])
+        });
+        let master = sock.receive_master(Duration::from_secs(20));
+        (master, create.join().expect("create thread"))
+    });
+    assert_clean_result(&out);
+    let text = match master {
+        Ok(mut m) if out.ok() => {
+            rt.start(&id).expect_ok();
+            spec_tests::console::read_until(&mut m, "via-console", Duration::from_secs(10))
+        }
+        _ => String::new(),
+    };
+    let devs = std::fs::read_to_string(b.rootfs().join("tmp/console-dev")).unwrap_or_default();
+    rt.delete_force(&id);
+    assert!(out.ok(), "create with a decoy /dev/pts failed: {out}");
+    let devs: Vec<&str> = devs.lines().collect();
+    let pty_slave = |d: &&str| {
+        d.split_once(':')
+            .and_then(|(maj, _)| u64::from_str_radix(maj, 16).ok())
+            .is_some_and(|maj| (136..=143).contains(&maj))
+    };
+    assert!(
+        devs.len() == 2 && devs[0] == devs[1] && devs.iter().all(pty_slave),
+        "/dev/console and fd 0 (major:minor, hex) are not one pty slave: {devs:?}"
+    );
+    assert!(
+        text.contains("via-console"),
+        "the master did not receive what was written to /dev/console: {text:?}"
+    );
+}
+
 /// Class 5 (CVE-2025-52881): the config mounts over /proc/sys (a host file
 /// bound on the sysctl file, a tmpfs over /proc/sys) before skiff writes
 /// sysctls and oom_score_adj; the rootfs' /proc is a symlink out.
