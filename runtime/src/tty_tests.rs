@@ -115,6 +115,69 @@ fn console_socket_receives_a_pty_master_and_child_gets_the_slave() {
     pty_number(master.as_fd()).expect("received fd is not a pty master");
 }
 
+/// /dev/pts swapped after the master's devpts was mounted (as a racing
+/// container would): the devpts instance moves to /dev/realpts, /dev/ptmx
+/// follows it, and a tmpfs of regular files "0".."15" sits on /dev/pts.
+/// The slave must still be the master's peer, on /dev/console and fd 0.
+#[test]
+fn decoy_dev_pts_does_not_become_the_console() {
+    let dir = temp_dir("decoy");
+    let sock = dir.0.join("console.sock");
+    let rx = receive_one(UnixListener::bind(&sock).unwrap());
+    let code = run_in_child(|| {
+        private_dev();
+        std::fs::create_dir("/dev/realpts").unwrap();
+        let none = None::<&str>;
+        mount(
+            Some("/dev/pts"),
+            "/dev/realpts",
+            none,
+            MsFlags::MS_MOVE,
+            none,
+        )
+        .unwrap();
+        mount(
+            Some("tmpfs"),
+            "/dev/pts",
+            Some("tmpfs"),
+            MsFlags::empty(),
+            none,
+        )
+        .unwrap();
+        for n in 0..16 {
+            std::fs::write(format!("/dev/pts/{n}"), "decoy\n").unwrap();
+        }
+        std::fs::remove_file(PTMX).unwrap();
+        std::os::unix::fs::symlink("realpts/ptmx", PTMX).unwrap();
+        let socket = connect_console_socket(&sock).unwrap();
+        if let Err(e) = setup_console(socket, None) {
+            eprintln!("setup_console: {e:#}");
+            return 1;
+        }
+        let tty = fstat(std::io::stdin().as_fd()).unwrap();
+        let on_devpts = nix::sys::statfs::fstatfs(std::io::stdin().as_fd())
+            .is_ok_and(|fs| fs.filesystem_type() == DEVPTS_SUPER_MAGIC);
+        let checks = [
+            SFlag::from_bits_truncate(tty.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFCHR,
+            on_devpts,
+            (major(tty.st_rdev), minor(tty.st_rdev)) == (136, 0),
+            stat(CONSOLE).unwrap().st_rdev == tty.st_rdev,
+        ];
+        checks
+            .iter()
+            .position(|ok| !ok)
+            .map_or(0, |i| 10 + i as i32)
+    })
+    .unwrap();
+    let what = match code {
+        1 => "setup_console failed (its error is on stderr)".to_string(),
+        c => format!("check #{} failed", c - 10),
+    };
+    assert_eq!(code, 0, "{what}");
+    let (_, master) = rx.join().unwrap().expect("no fd received");
+    assert_eq!(pty_number(master.as_fd()).unwrap(), 0);
+}
+
 #[test]
 fn symlinked_dev_console_is_refused() {
     let dir = temp_dir("symlink");
