@@ -98,6 +98,9 @@ for n in "${NAMES[@]}"; do
         status=1
         continue
     fi
+    # Write back what the set-up dirtied (the bundles, the exec targets'
+    # state) now, not in the middle of whichever runtime is measured first.
+    sync
     if ! hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" \
         --export-json "$WORK/$n.json" -n run "$run_cmd" -n run-d "$rund_cmd" \
         -n limited "$lim_cmd" -n exec "$exec_cmd" -n exec-ptrace "$execp_cmd" >"$WORK/$n.log" 2>&1; then
