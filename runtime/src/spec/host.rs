@@ -55,18 +55,29 @@ fn resctrl_mount() -> Option<PathBuf> {
     })
 }
 
-pub fn validate_host_support(spec: &Spec, host: &HostSupport) -> Result<(), SpecError> {
-    let label = spec
+/// `host` is asked only when the spec has a field that depends on it, so a
+/// plain `create` reads neither selinuxfs nor the mount table.
+pub fn validate_host_support(
+    spec: &Spec,
+    host: impl FnOnce() -> HostSupport,
+) -> Result<(), SpecError> {
+    let label_set = spec
         .process()
         .as_ref()
-        .and_then(|p| p.selinux_label().as_deref());
-    if label.is_some_and(|l| !l.is_empty()) && !host.selinux {
+        .and_then(|p| p.selinux_label().as_deref())
+        .is_some_and(|l| !l.is_empty());
+    let rdt = spec.linux().as_ref().and_then(|l| l.intel_rdt().as_ref());
+    if !label_set && rdt.is_none() {
+        return Ok(());
+    }
+    let host = host();
+    if label_set && !host.selinux {
         return Err(SpecError::invalid(
             "process.selinuxLabel",
             "is set, but SELinux is disabled or not supported on this host",
         ));
     }
-    let Some(rdt) = spec.linux().as_ref().and_then(|l| l.intel_rdt().as_ref()) else {
+    let Some(rdt) = rdt else {
         return Ok(());
     };
     let clos = rdt.clos_id().as_deref().unwrap_or("");
@@ -138,17 +149,17 @@ mod tests {
         let s = spec(r#","selinuxLabel":"system_u:system_r:container_t:s0""#, "");
         let off = HostSupport::default();
         assert_eq!(
-            field_of(validate_host_support(&s, &off)),
+            field_of(validate_host_support(&s, || off.clone())),
             "process.selinuxLabel"
         );
         let on = HostSupport {
             selinux: true,
             ..Default::default()
         };
-        assert!(validate_host_support(&s, &on).is_ok());
+        assert!(validate_host_support(&s, || on.clone()).is_ok());
         let empty = spec(r#","selinuxLabel":"""#, "");
         assert!(
-            validate_host_support(&empty, &off).is_ok(),
+            validate_host_support(&empty, || off.clone()).is_ok(),
             "an empty label is no label"
         );
     }
@@ -160,7 +171,10 @@ mod tests {
             r#","intelRdt":{}"#,
             r#","intelRdt":{"closID":"g1","enableCMT":true}"#,
         ] {
-            assert!(validate_host_support(&spec("", ok), &off).is_ok(), "{ok}");
+            assert!(
+                validate_host_support(&spec("", ok), || off.clone()).is_ok(),
+                "{ok}"
+            );
         }
         for (json, field) in [
             (r#","intelRdt":{"closID":"a/b"}"#, "linux.intelRdt.closID"),
@@ -175,7 +189,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                field_of(validate_host_support(&spec("", json), &off)),
+                field_of(validate_host_support(&spec("", json), || off.clone())),
                 field
             );
         }
@@ -191,16 +205,16 @@ mod tests {
         };
         let cat = spec("", r#","intelRdt":{"l3CacheSchema":"L3:0=ff"}"#);
         assert_eq!(
-            field_of(validate_host_support(&cat, &host)),
+            field_of(validate_host_support(&cat, || host.clone())),
             "linux.intelRdt"
         );
         let mba = spec("", r#","intelRdt":{"memBwSchema":"MB:0=70"}"#);
         assert_eq!(
-            field_of(validate_host_support(&mba, &host)),
+            field_of(validate_host_support(&mba, || host.clone())),
             "linux.intelRdt.memBwSchema",
             "no info/MB: MBA is not enabled"
         );
-        assert!(validate_host_support(&spec("", r#","intelRdt":{}"#), &host).is_ok());
+        assert!(validate_host_support(&spec("", r#","intelRdt":{}"#), || host.clone()).is_ok());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

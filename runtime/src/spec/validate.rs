@@ -18,7 +18,7 @@ pub fn validate_spec(spec: &Spec, rootfs: &Path) -> Result<(), SpecError> {
     validate_hooks(spec)?;
     validate_mounts(spec)?;
     validate_linux(spec)?;
-    super::host::validate_host_support(spec, &super::host::HostSupport::detect())?;
+    super::host::validate_host_support(spec, super::host::HostSupport::detect)?;
     Ok(())
 }
 
