@@ -1,6 +1,8 @@
 //! Linux security module labels of the container process (config.md
 //! "process.apparmorProfile" and "process.selinuxLabel"), applied as runc
-//! applies them: the AppArmor profile is written to the init's
+//! applies them (each write in one write(2), as the kernel's attr files
+//! want it, through the verified procfs handle of `proc_attrs`): the
+//! AppArmor profile is written to the init's
 //! `attr/apparmor/exec` (or the older `attr/exec`) before it reports
 //! ready, so it takes effect at execve; the SELinux label is written to
 //! `/proc/thread-self/attr/exec` just before the user process. runc does not
@@ -8,10 +10,11 @@
 //! fails and so does the container. SELinux is checked up front instead
 //! (`spec::host`), as runc's validator does.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+
+use crate::proc_attrs;
 
 /// selinuxfs is mounted: what go-selinux's GetEnabled looks for first.
 pub fn selinux_enabled() -> bool {
@@ -24,13 +27,14 @@ pub fn apply_apparmor_profile(name: &str) -> Result<()> {
     if name.is_empty() {
         return Ok(());
     }
-    let modern = Path::new("/proc/self/attr/apparmor/exec");
-    let attr = if modern.exists() {
-        modern
+    // Which file the kernel has is only looked up by path; the write itself
+    // goes through the verified procfs handle (the CVE-2025-52881 class).
+    let attr = if Path::new("/proc/self/attr/apparmor/exec").exists() {
+        "attr/apparmor/exec"
     } else {
-        Path::new("/proc/self/attr/exec")
+        "attr/exec"
     };
-    write_attr(attr, &format!("exec {name}"))
+    proc_attrs::write_proc_self(attr, format!("exec {name}").as_bytes())
         .with_context(|| format!("process.apparmorProfile: apply profile {name:?}"))
 }
 
@@ -46,16 +50,6 @@ pub fn set_selinux_exec_label(label: &str) -> Result<()> {
             "process.selinuxLabel is set, but SELinux is disabled or not supported on this host"
         );
     }
-    write_attr(Path::new("/proc/thread-self/attr/exec"), label)
+    proc_attrs::write_proc_thread_self("attr/exec", label.as_bytes())
         .with_context(|| format!("process.selinuxLabel: set exec label {label:?}"))
-}
-
-/// One write(2) of the whole value, as the kernel's attr files want it.
-fn write_attr(path: &Path, value: &str) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .with_context(|| format!("open {:?}", path.display().to_string()))?;
-    f.write_all(value.as_bytes())
-        .with_context(|| format!("write {:?}", path.display().to_string()))
 }

@@ -84,10 +84,20 @@ pub fn set_oom_score_adj(value: i32) -> anyhow::Result<()> {
 /// whatever the mount namespace (the container's, or one a config joins)
 /// has mounted over /proc or its files, the write reaches procfs or fails.
 pub fn write_proc_self(file: &str, data: &[u8]) -> anyhow::Result<()> {
+    write_proc_of("self", file, data)
+}
+
+/// As [`write_proc_self`], for the calling thread's /proc/thread-self/`file`
+/// (per-thread attributes such as the SELinux exec label).
+pub fn write_proc_thread_self(file: &str, data: &[u8]) -> anyhow::Result<()> {
+    write_proc_of("thread-self", file, data)
+}
+
+fn write_proc_of(link: &str, file: &str, data: &[u8]) -> anyhow::Result<()> {
     let proc = open_procfs_root()?;
-    // "self" is an ordinary relative symlink to "<pid>" (not a magic link),
-    // so RESOLVE_BENEATH alone follows it safely; NO_XDEV still refuses
-    // anything mounted over the file.
+    // "self" and "thread-self" are ordinary relative symlinks to "<pid>" and
+    // "<pid>/task/<tid>" (not magic links), so RESOLVE_BENEATH alone follows
+    // them safely; NO_XDEV still refuses anything mounted over the file.
     let how = OpenHow::new()
         .flags(OFlag::O_WRONLY | OFlag::O_CLOEXEC)
         .resolve(
@@ -95,10 +105,11 @@ pub fn write_proc_self(file: &str, data: &[u8]) -> anyhow::Result<()> {
                 | ResolveFlag::RESOLVE_NO_MAGICLINKS
                 | ResolveFlag::RESOLVE_NO_XDEV,
         );
-    let fd = openat2(&proc, format!("self/{file}").as_str(), how)
+    let rel = format!("{link}/{file}");
+    let fd = openat2(&proc, rel.as_str(), how)
         .and_then(verify_procfs)
-        .with_context(|| format!("open \"/proc/self/{file}\""))?;
-    nix::unistd::write(&fd, data).with_context(|| format!("write \"/proc/self/{file}\""))?;
+        .with_context(|| format!("open \"/proc/{rel}\""))?;
+    nix::unistd::write(&fd, data).with_context(|| format!("write \"/proc/{rel}\""))?;
     Ok(())
 }
 
