@@ -121,7 +121,7 @@ fn catalog_repos(domain: &str, opts: &SyncOptions) -> Result<Vec<Repo>> {
                 .parse()
                 .with_context(|| format!("list repositories of {domain}"))?;
             let name = match opts.scoped {
-                true => format!("{}/{}", reference.domain, reference.path),
+                true => target_name(&reference, true),
                 false => reference.path.clone(),
             };
             Ok(Repo {
