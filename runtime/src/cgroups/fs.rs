@@ -78,6 +78,39 @@ pub fn errno_text(err: &io::Error) -> String {
     }
 }
 
+/// Makes `dir` and those of its parents that are missing, shallowest first,
+/// and returns them in that order (a directory another creator made
+/// meanwhile counts too: it was missing when looked at). Each is also
+/// appended to `made`, the record `Cgroup::create` undoes on failure.
+pub fn create_dir_chain(dir: &Path, made: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, CgroupError> {
+    let mut chain: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    chain.reverse();
+    if chain.is_empty() && !dir.is_dir() {
+        // What create_dir_all reports for a path that is not a directory.
+        return Err(CgroupError::Mkdir {
+            dir: dir.to_path_buf(),
+            err: io::Error::from_raw_os_error(libc::EEXIST),
+        });
+    }
+    for d in &chain {
+        made.push(d.clone());
+        std::fs::create_dir(d).or_else(|e| match e.kind() {
+            // Made meanwhile by another creator; a file there is an error,
+            // as with create_dir_all.
+            io::ErrorKind::AlreadyExists if d.is_dir() => Ok(()),
+            _ => Err(CgroupError::Mkdir {
+                dir: d.clone(),
+                err: e,
+            }),
+        })?;
+    }
+    Ok(chain)
+}
+
 /// Writes `value` to `dir/file` in one write(2): cgroupfs parses each write
 /// separately, so a value must never be split. The file is not created
 /// (a missing file is a missing controller feature, reported as such);

@@ -126,31 +126,29 @@ impl Cgroup {
     /// again, so a failed `create` leaves no cgroup behind; directories that
     /// were there before are left alone.
     pub fn create(&self) -> Result<()> {
-        let missing: Vec<Vec<PathBuf>> = self.dirs().into_iter().map(missing_chain).collect();
-        let result = self.create_dirs();
+        let mut made = Vec::new();
+        let result = self.create_dirs(&mut made);
         if result.is_err() {
-            for chain in &missing {
-                // Deepest first; rmdir alone, so a dir that got sub-cgroups
-                // or processes meanwhile stays.
-                for d in chain {
-                    let _ = std::fs::remove_dir(d);
-                }
+            // Deepest first; rmdir alone, so a dir that got sub-cgroups or
+            // processes meanwhile stays.
+            for d in made.iter().rev() {
+                let _ = std::fs::remove_dir(d);
             }
         }
         result
     }
 
-    fn create_dirs(&self) -> Result<()> {
+    fn create_dirs(&self, made: &mut Vec<PathBuf>) -> Result<()> {
         match self.layout {
-            CgroupLayout::V2 => self.v2()?.create()?,
-            CgroupLayout::V1 => self.v1().create()?,
+            CgroupLayout::V2 => self.v2()?.create(made)?,
+            CgroupLayout::V1 => self.v1().create(made)?,
             CgroupLayout::Hybrid => {
-                self.v1().create()?;
+                self.v1().create(made)?;
                 // The companion directory is a convenience on hybrid hosts
                 // (hugetlb, unified keys), never a reason to fail a
                 // container that does not use it.
                 if let Ok(v2) = self.v2() {
-                    let _ = v2.create();
+                    let _ = v2.create(made);
                 }
             }
         }
@@ -234,15 +232,6 @@ impl Cgroup {
             }
         })
     }
-}
-
-/// `dir` and those of its ancestors that do not exist yet, deepest first:
-/// what `create_dir_all(dir)` would make.
-fn missing_chain(dir: &Path) -> Vec<PathBuf> {
-    dir.ancestors()
-        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
-        .map(Path::to_path_buf)
-        .collect()
 }
 
 /// Whether a resource section asks for anything: a present but empty

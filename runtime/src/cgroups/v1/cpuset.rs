@@ -10,27 +10,15 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxCpu;
 
-use crate::cgroups::fs::{read_file, read_u64_or_zero, write_file, CgroupError};
+use crate::cgroups::fs::{create_dir_chain, read_file, read_u64_or_zero, write_file, CgroupError};
 use crate::cgroups::stats::{parse_cpu_list, CpuSet};
 
 /// Creates `dir` and any missing parents, copying cpus and mems down.
-pub fn create(dir: &Path) -> Result<(), CgroupError> {
-    let mut missing: Vec<PathBuf> = Vec::new();
-    let mut cur = dir.to_path_buf();
-    while !cur.exists() {
-        missing.push(cur.clone());
-        if !cur.pop() {
-            break;
-        }
-    }
-    for d in missing.iter().rev() {
-        std::fs::create_dir(d).or_else(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => Ok(()),
-            _ => Err(CgroupError::Mkdir {
-                dir: d.clone(),
-                err: e,
-            }),
-        })?;
+/// Each directory made is appended to `made`.
+pub fn create(dir: &Path, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+    let missing = create_dir_chain(dir, made)?;
+    // Shallowest first, so each copies from a parent that is filled.
+    for d in &missing {
         copy_from_parent(d)?;
     }
     if missing.is_empty() {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
-use super::fs::CgroupError;
+use super::fs::{create_dir_chain, CgroupError};
 use super::stats::Stats;
 use super::{is_set, rdma};
 
@@ -51,16 +51,14 @@ impl<'a> V1<'a> {
 
     /// Creates every hierarchy directory; the cpuset one with cpus/mems
     /// filled from the parent.
-    pub fn create(&self) -> Result<(), CgroupError> {
+    /// Each directory made is appended to `made`.
+    pub fn create(&self, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
         let cpuset = self.dirs.get("cpuset");
         for d in self.unique_dirs() {
             if Some(&d.to_path_buf()) == cpuset {
-                cpuset::create(d)?;
+                cpuset::create(d, made)?;
             } else {
-                std::fs::create_dir_all(d).map_err(|err| CgroupError::Mkdir {
-                    dir: d.to_path_buf(),
-                    err,
-                })?;
+                create_dir_chain(d, made)?;
             }
         }
         Ok(())

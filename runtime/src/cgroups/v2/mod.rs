@@ -10,11 +10,11 @@ pub mod io;
 pub mod memory;
 pub mod unified;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
-use super::fs::{read_optional, write_file, CgroupError};
+use super::fs::{create_dir_chain, read_optional, write_file, CgroupError};
 use super::stats::Stats;
 use super::{is_set, rdma, v1};
 
@@ -30,11 +30,9 @@ impl V2<'_> {
     /// gets its interface files. Refusals are ignored, as runc ignores
     /// them: a controller that cannot be enabled (delegation, a busy
     /// ancestor) shows up as a missing file when a resource needs it.
-    pub fn create(&self) -> Result<(), CgroupError> {
-        std::fs::create_dir_all(self.dir).map_err(|err| CgroupError::Mkdir {
-            dir: self.dir.to_path_buf(),
-            err,
-        })?;
+    /// Each directory made is appended to `made`.
+    pub fn create(&self, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+        create_dir_chain(self.dir, made)?;
         let Ok(rel) = self.dir.strip_prefix(self.root) else {
             return Ok(());
         };
@@ -123,7 +121,7 @@ mod tests {
             dir: &dir,
             root: &root,
         };
-        v2.create().unwrap();
+        v2.create(&mut Vec::new()).unwrap();
         // A plain file keeps only the last write; the kernel would merge.
         assert_eq!(
             std::fs::read_to_string(root.join("cgroup.subtree_control")).unwrap(),
