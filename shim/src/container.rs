@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use containerd_shim::protos::events::task::TaskExit;
@@ -30,6 +30,8 @@ pub struct Container {
     pub events: Arc<EventQueue>,
     state: Mutex<State>,
     changed: Condvar,
+    /// The memory cgroup's OOM watch, once the init has one.
+    oom: OnceLock<Arc<crate::oom::Watch>>,
 }
 
 pub struct State {
@@ -137,6 +139,7 @@ impl Container {
                 pending_init_exit: None,
             }),
             changed: Condvar::new(),
+            oom: OnceLock::new(),
         }
     }
 
@@ -226,8 +229,19 @@ impl Container {
         true
     }
 
+    /// Attach the OOM watch of the init's memory cgroup.
+    pub fn set_oom_watch(&self, watch: Arc<crate::oom::Watch>) {
+        let _ = self.oom.set(watch);
+    }
+
     fn finish_init_exit(&self, state: &mut State, exit: Exit) {
         state.init.set_exited(exit);
+        // An OOM kill ends the init before its notification may have been
+        // forwarded: announce it first, as containerd expects the OOM
+        // before the exit it caused.
+        if let Some(watch) = self.oom.get() {
+            watch.forward_pending();
+        }
         self.send_exit(&state.init);
     }
 

@@ -89,12 +89,15 @@ pub fn create(tasks: &Tasks, req: &CreateTaskRequest) -> Result<CreateTaskRespon
     }
     let events = tasks.events.clone();
     let oom_id = id.to_string();
-    crate::oom::watch_or_warn(id, pid, move || {
+    let watch = crate::oom::watch_or_warn(id, pid, move || {
         events.send(TaskOOM {
             container_id: oom_id.clone(),
             ..Default::default()
         })
     });
+    if let Some(watch) = watch {
+        container.set_oom_watch(watch);
+    }
     Ok(CreateTaskResponse {
         pid,
         ..Default::default()

@@ -6,10 +6,12 @@
 //! watch lives on its own thread and ends when the cgroup is removed.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use log::{debug, warn};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
@@ -22,9 +24,59 @@ enum MemoryCgroup {
     V2(PathBuf),
 }
 
-/// Calls `on_oom` for each OOM in the memory cgroup of `pid`. A process
-/// without a memory cgroup (none delegated) has nothing to watch.
-pub fn watch(pid: u32, on_oom: impl Fn() + Send + 'static) -> Result<()> {
+/// The OOM notifications of one memory cgroup not yet announced, and how to
+/// announce one. The watch thread forwards them as they come; the init's
+/// exit forwards what is still pending before its TaskExit, so the OOM kill
+/// that ended the init is announced before the exit it caused, whichever
+/// thread the scheduler runs first.
+pub struct Watch {
+    pending: Mutex<Pending>,
+    on_oom: Box<dyn Fn() + Send + Sync>,
+}
+
+enum Pending {
+    /// The eventfd registered for memory.oom_control (non-blocking, so the
+    /// exit path can drain it without waiting).
+    V1 { efd: EventFd, control: PathBuf },
+    /// memory.events and the `oom_kill` count already announced.
+    V2 { events: PathBuf, seen: u64 },
+}
+
+impl Watch {
+    /// Announce what the kernel reported since the last call. Returns false
+    /// once the cgroup is gone, and the watch with it.
+    pub fn forward_pending(&self) -> bool {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut *pending {
+            Pending::V1 { efd, control } => match efd.read() {
+                // One event per read, as containerd's runc shim sends them;
+                // the kernel notifies when the OOM begins, before its kill
+                // is counted, so the count cannot gate it. The kernel also
+                // notifies once when the cgroup is removed.
+                Ok(_) if !control.exists() => false,
+                Ok(_) => {
+                    (self.on_oom)();
+                    true
+                }
+                Err(nix::errno::Errno::EAGAIN) => true,
+                Err(_) => false,
+            },
+            Pending::V2 { events, seen } => {
+                let now = oom_kills(events);
+                if now > *seen {
+                    (self.on_oom)();
+                }
+                *seen = now;
+                true
+            }
+        }
+    }
+}
+
+/// Calls `on_oom` for each OOM in the memory cgroup of `pid`, from a thread
+/// of its own. A process without a memory cgroup (none delegated) has
+/// nothing to watch.
+pub fn watch(pid: u32, on_oom: impl Fn() + Send + Sync + 'static) -> Result<Option<Arc<Watch>>> {
     let cgroup_file = format!("/proc/{pid}/cgroup");
     let membership = std::fs::read_to_string(&cgroup_file)
         .map_err(|e| ShimError::io("read", &cgroup_file, e))?;
@@ -32,7 +84,7 @@ pub fn watch(pid: u32, on_oom: impl Fn() + Send + 'static) -> Result<()> {
         .map_err(|e| ShimError::io("read", "/proc/self/mountinfo", e))?;
     let Some(cgroup) = memory_cgroup(&membership, &mountinfo) else {
         debug!("process {pid} has no memory cgroup: no OOM events");
-        return Ok(());
+        return Ok(None);
     };
     let spawn = |f: Box<dyn FnOnce() + Send>| {
         std::thread::Builder::new()
@@ -41,21 +93,34 @@ pub fn watch(pid: u32, on_oom: impl Fn() + Send + 'static) -> Result<()> {
             .map(drop)
             .map_err(|e| ShimError::os("start the OOM watch thread", e))
     };
+    let on_oom = Box::new(on_oom);
     match cgroup {
         MemoryCgroup::V1(dir) => {
             let efd = register_v1(&dir)?;
-            let control = dir.join("memory.oom_control");
-            spawn(Box::new(move || {
-                // One event per notification, as containerd's runc shim
-                // sends them; the kernel notifies when the OOM begins,
-                // before its kill is counted, so the count cannot gate it.
-                while efd.read().is_ok() {
-                    if !control.exists() {
-                        break;
-                    }
-                    on_oom();
+            // The thread waits on a duplicate, outside the lock the exit path takes.
+            let ready = efd
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| ShimError::os("dup the OOM eventfd", e))?;
+            let watch = Arc::new(Watch {
+                pending: Mutex::new(Pending::V1 {
+                    efd,
+                    control: dir.join("memory.oom_control"),
+                }),
+                on_oom,
+            });
+            let thread_watch = watch.clone();
+            spawn(Box::new(move || loop {
+                let mut fds = [PollFd::new(ready.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(_) => break,
                 }
-            }))
+                if !thread_watch.forward_pending() {
+                    break;
+                }
+            }))?;
+            Ok(Some(watch))
         }
         MemoryCgroup::V2(dir) => {
             let events = dir.join("memory.events");
@@ -64,7 +129,12 @@ pub fn watch(pid: u32, on_oom: impl Fn() + Send + 'static) -> Result<()> {
             inotify
                 .add_watch(&events, AddWatchFlags::IN_MODIFY)
                 .map_err(|e| ShimError::io("watch", &events, e.into()))?;
-            let mut seen = oom_kills(&events);
+            let seen = oom_kills(&events);
+            let watch = Arc::new(Watch {
+                pending: Mutex::new(Pending::V2 { events, seen }),
+                on_oom,
+            });
+            let thread_watch = watch.clone();
             spawn(Box::new(move || {
                 while let Ok(batch) = inotify.read_events() {
                     if batch
@@ -73,13 +143,10 @@ pub fn watch(pid: u32, on_oom: impl Fn() + Send + 'static) -> Result<()> {
                     {
                         break;
                     }
-                    let now = oom_kills(&events);
-                    if now > seen {
-                        on_oom();
-                    }
-                    seen = now;
+                    thread_watch.forward_pending();
                 }
-            }))
+            }))?;
+            Ok(Some(watch))
         }
     }
 }
@@ -87,7 +154,7 @@ pub fn watch(pid: u32, on_oom: impl Fn() + Send + 'static) -> Result<()> {
 /// cgroup v1's notification API: "<eventfd> <fd of memory.oom_control>"
 /// written to cgroup.event_control.
 fn register_v1(dir: &Path) -> Result<EventFd> {
-    let efd = EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC)
+    let efd = EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
         .map_err(|e| ShimError::os("eventfd", e))?;
     let control = dir.join("memory.oom_control");
     let oom_control = File::open(&control).map_err(|e| ShimError::io("open", &control, e))?;
@@ -164,10 +231,15 @@ fn join_cgroup(mountpoint: &Path, root: &str, path: &str) -> PathBuf {
 
 /// Logs instead of failing the task: containerd's runc shim also runs a
 /// container whose OOM watch could not be set up.
-pub fn watch_or_warn(id: &str, pid: u32, on_oom: impl Fn() + Send + 'static) {
-    if let Err(e) = watch(pid, on_oom) {
+pub fn watch_or_warn(
+    id: &str,
+    pid: u32,
+    on_oom: impl Fn() + Send + Sync + 'static,
+) -> Option<Arc<Watch>> {
+    watch(pid, on_oom).unwrap_or_else(|e| {
         warn!("container {id:?}: no OOM events: {e}");
-    }
+        None
+    })
 }
 
 #[cfg(test)]
@@ -206,6 +278,70 @@ mod tests {
     fn no_memory_controller_means_no_watch() {
         let mounts = "30 25 0:26 / /nonexistent-cgroup2 rw - cgroup2 cgroup2 rw\n";
         assert_eq!(memory_cgroup("0::/box\n", mounts), None);
+    }
+
+    /// A watch whose announcements are counted.
+    fn counted(pending: Pending) -> (Watch, Arc<std::sync::atomic::AtomicUsize>) {
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let c = count.clone();
+        let on_oom = Box::new(move || {
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        let watch = Watch {
+            pending: Mutex::new(pending),
+            on_oom,
+        };
+        (watch, count)
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("skiff-shim-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_v1_notification_is_announced_once_by_whoever_drains_it_first() {
+        let dir = scratch("oom-v1");
+        let control = dir.join("memory.oom_control");
+        std::fs::write(&control, "oom_kill_disable 0\n").unwrap();
+        let efd = EventFd::from_value_and_flags(0, EfdFlags::EFD_NONBLOCK).unwrap();
+        let signal = efd.as_fd().try_clone_to_owned().unwrap();
+        let (watch, count) = counted(Pending::V1 {
+            efd,
+            control: control.clone(),
+        });
+        let kernel_notifies = || nix::unistd::write(&signal, &1u64.to_ne_bytes()).unwrap();
+        // Nothing reported yet: the exit path must not wait or announce.
+        assert!(watch.forward_pending());
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0);
+        kernel_notifies();
+        // The exit path drains it, the thread then finds nothing more.
+        assert!(watch.forward_pending());
+        assert!(watch.forward_pending());
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // The cgroup's removal notifies too; that ends the watch unannounced.
+        std::fs::remove_dir_all(&dir).unwrap();
+        kernel_notifies();
+        assert!(!watch.forward_pending());
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_v2_oom_kill_is_announced_once_by_whoever_sees_it_first() {
+        let dir = scratch("oom-v2");
+        let events = dir.join("memory.events");
+        std::fs::write(&events, "oom 0\noom_kill 0\n").unwrap();
+        let (watch, count) = counted(Pending::V2 {
+            events: events.clone(),
+            seen: 0,
+        });
+        assert!(watch.forward_pending());
+        std::fs::write(&events, "oom 1\noom_kill 1\n").unwrap();
+        assert!(watch.forward_pending());
+        assert!(watch.forward_pending());
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
