@@ -1,6 +1,7 @@
 //! `sync` against real docker-registry servers on loopback: YAML tag regexes, whole
 //! registries through the catalog, `dir:` trees as source, `--dry-run`, `--keep-going`,
-//! per-registry credentials and CA directories, and the one-line errors of a bad file.
+//! per-registry credentials and CA directories, `--src-no-creds`, digests in image lists
+//! and digest-pinned sources, and the one-line errors of a bad file.
 
 mod common;
 
@@ -308,20 +309,156 @@ fn bad_files_fail_on_one_line_naming_file_and_field() {
         ],
     );
     assert!(err.contains("absent.yml"), "{err}");
-    let pinned = format!("h.example/app@sha256:{}", "a".repeat(64));
-    let err = fails_sync(
+}
+
+/// Digests in a YAML image list and a digest-pinned source, synced as skopeo syncs them:
+/// `name@sha256:…` below the destination, pushed by digest and left untagged; an index
+/// pinned without `--all` is refused, since one platform's manifest cannot be stored
+/// under the index's digest.
+#[test]
+fn digests_in_yaml_and_a_pinned_source_go_by_digest() {
+    let reg = Registry::start(RegistryConfig::default());
+    let t = Tmp::new("sync-digest");
+    let root = t.join("root");
+    busybox(&root, &t);
+    let h = &reg.host;
+    push(&root, &format!("{h}/src/app:1"));
+    let image = json_digest(&ok(
+        &root,
+        &[
+            "inspect",
+            &format!("docker://{h}/src/app:1"),
+            "--tls-verify=false",
+        ],
+    ));
+    let layout = Layout::create(&t.join("lists")).unwrap();
+    let (list, _) = common::write_docker_list(&layout, "list");
+    ok(
+        &root,
+        &[
+            "copy",
+            "-q",
+            "--all",
+            &format!("oci:{}:list", layout.dir().display()),
+            &format!("docker://{h}/src/multi:1"),
+        ],
+    );
+    let yaml = write(
+        &t,
+        "digests.yml",
+        &format!("{h}:\n  tls-verify: false\n  images:\n    src/app: [\"{image}\", \"1\"]\n"),
+    );
+    let out = ok_sync(
         &root,
         &t,
         &[
             "--src",
-            "docker",
+            "yaml",
             "--dest",
-            "dir",
-            &pinned,
-            t.join("out").to_str().unwrap(),
+            "docker",
+            "--dest-tls-verify=false",
+            yaml.to_str().unwrap(),
+            &format!("{h}/mirror"),
         ],
     );
-    assert!(err.contains("digest reference cannot be synced"), "{err}");
+    assert!(out.contains("synced 2 images, 0 already"), "{out}");
+    // By digest: there, and no tag made for it.
+    assert_eq!(tags(&root, &format!("{h}/mirror/app")), ["1"]);
+    let pinned = json_digest(&ok(
+        &root,
+        &[
+            "inspect",
+            &format!("docker://{h}/mirror/app@{image}"),
+            "--tls-verify=false",
+        ],
+    ));
+    assert_eq!(pinned, image);
+
+    // Into directories, named as skopeo names them.
+    let ours = t.join("ours");
+    let theirs = t.join("theirs");
+    ok_sync(
+        &root,
+        &t,
+        &[
+            "--src",
+            "yaml",
+            "--dest",
+            "dir",
+            yaml.to_str().unwrap(),
+            ours.to_str().unwrap(),
+        ],
+    );
+    skopeo(&[
+        "--insecure-policy",
+        "sync",
+        "--src",
+        "yaml",
+        "--dest",
+        "dir",
+        yaml.to_str().unwrap(),
+        theirs.to_str().unwrap(),
+    ]);
+    let names = |d: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&ours), ["app:1".to_string(), format!("app@{image}")]);
+    assert_eq!(names(&ours), names(&theirs));
+
+    // A pinned source: the image by digest, a second run finds it up to date.
+    let src = format!("{h}/src/app@{image}");
+    let args = [
+        "--src",
+        "docker",
+        "--dest",
+        "docker",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        src.as_str(),
+        &format!("{h}/pinned"),
+    ];
+    assert!(ok_sync(&root, &t, &args).contains("synced 1 images"));
+    assert!(ok_sync(&root, &t, &args).contains("synced 0 images, 1 already"));
+    assert_eq!(
+        tags(&root, &format!("{h}/pinned/app")),
+        Vec::<String>::new()
+    );
+
+    // An index by digest: refused without --all, kept whole with it.
+    let src = format!("{h}/src/multi@{}", list.digest);
+    let mut args = vec![
+        "--src",
+        "docker",
+        "--dest",
+        "docker",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        src.as_str(),
+    ];
+    let dest = format!("{h}/lists");
+    args.push(&dest);
+    let err = fails_sync(&root, &t, &args);
+    assert!(
+        err.contains("is an index") && err.contains("--all"),
+        "{err}"
+    );
+    args.push("--all");
+    ok_sync(&root, &t, &args);
+    let raw = ok(
+        &root,
+        &[
+            "inspect",
+            "--raw",
+            &format!("docker://{h}/lists/multi@{}", list.digest),
+            "--tls-verify=false",
+        ],
+    );
+    assert_eq!(skiff_image::digest::Digest::of(raw.as_bytes()), list.digest);
 }
 
 #[test]
@@ -418,6 +555,52 @@ fn yaml_credentials_and_cert_dir_per_registry() {
         ],
     );
     assert!(out.contains("synced 1 images"), "{out}");
+    // Stored credentials are used, unless --src-no-creds says anonymous.
+    let stored = t.join("stored-auth.json");
+    ok(
+        &root,
+        &[
+            "login",
+            h,
+            "-u",
+            "tester",
+            "-p",
+            "s3cret",
+            "--authfile",
+            stored.to_str().unwrap(),
+            "--cert-dir",
+            cadir.to_str().unwrap(),
+        ],
+    );
+    let from_stored = |extra: &[&str], out: &str| {
+        let mut v = vec![
+            "sync".to_string(),
+            "--src".into(),
+            "docker".into(),
+            "--dest".into(),
+            "dir".into(),
+            "--src-authfile".into(),
+            stored.display().to_string(),
+            "--src-cert-dir".into(),
+            cadir.display().to_string(),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v.push(format!("{h}/a/bb"));
+        v.push(t.join(out).display().to_string());
+        v
+    };
+    let v = from_stored(&[], "stored");
+    let out = ok(&root, &v.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.contains("synced 1 images"), "{out}");
+    let v = from_stored(&["--src-no-creds"], "nocreds");
+    let err = fails(&root, &v.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("401"), "{err}");
+    let v = from_stored(&["--src-no-creds", "--src-creds", "tester:s3cret"], "both");
+    let err = fails(&root, &v.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        err.contains("--src-creds and --src-no-creds exclude each other"),
+        "{err}"
+    );
 }
 
 #[test]

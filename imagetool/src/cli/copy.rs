@@ -1,6 +1,6 @@
 //! `copy SRC DST` (skopeo copy).
 
-use super::{open_options, progress_unless, registry_options};
+use super::{open_options, progress_unless, registry_options, Creds};
 use anyhow::{Context, Result};
 use clap::Args;
 use skiff_image::copy::{copy_image, CopyOptions};
@@ -31,6 +31,12 @@ pub struct Opts {
     pub src_creds: Option<String>,
     #[arg(long)]
     pub dest_creds: Option<String>,
+    /// Access the source registry anonymously.
+    #[arg(long)]
+    pub src_no_creds: bool,
+    /// Access the destination registry anonymously.
+    #[arg(long)]
+    pub dest_no_creds: bool,
     #[arg(long)]
     pub src_cert_dir: Option<PathBuf>,
     #[arg(long)]
@@ -70,14 +76,14 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
     let dst_loc = Location::parse(&o.destination)?;
     let src_reg = registry_options(
         o.src_tls_verify,
-        o.src_creds.as_deref(),
+        Creds::from_flags(o.src_creds.as_deref(), o.src_no_creds, "src-")?,
         o.src_authfile.or(o.authfile.clone()),
         o.src_cert_dir,
         o.retry_times,
     )?;
     let dst_reg = registry_options(
         o.dest_tls_verify,
-        o.dest_creds.as_deref(),
+        Creds::from_flags(o.dest_creds.as_deref(), o.dest_no_creds, "dest-")?,
         o.dest_authfile.or(o.authfile),
         o.dest_cert_dir,
         o.retry_times,

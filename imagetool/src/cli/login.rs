@@ -57,14 +57,20 @@ pub fn run(o: Opts) -> Result<()> {
         (Some(_), true) => bail!("log in: --password and --password-stdin are exclusive"),
         (None, false) => bail!("log in: --password or --password-stdin is required"),
     };
-    let opts = super::registry_options(o.tls_verify, None, o.authfile, o.cert_dir, 3)?;
+    let opts = super::registry_options(
+        o.tls_verify,
+        super::Creds::Stored,
+        o.authfile,
+        o.cert_dir,
+        3,
+    )?;
     ops::login(host(&o.registry), &user, &password, &opts)?;
     out!("Login Succeeded!");
     Ok(())
 }
 
 pub fn run_logout(o: LogoutOpts) -> Result<()> {
-    let opts = super::registry_options(None, None, o.authfile, None, 3)?;
+    let opts = super::registry_options(None, super::Creds::Stored, o.authfile, None, 3)?;
     if !ops::logout(host(&o.registry), &opts)? {
         bail!("log out of {}: not logged in", host(&o.registry));
     }

@@ -31,7 +31,7 @@ mod sync;
 mod tag;
 mod unpack;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::{Args, Parser, Subcommand};
 use skiff_image::registry::RegistryOptions;
 use skiff_image::transport::{Location, OpenOptions};
@@ -140,6 +140,9 @@ pub struct RegistryArgs {
     /// USER:PASSWORD for the registry.
     #[arg(long)]
     pub creds: Option<String>,
+    /// Access the registry anonymously, whatever credentials are stored for it.
+    #[arg(long)]
+    pub no_creds: bool,
     /// Credentials file (auth.json format).
     #[arg(long)]
     pub authfile: Option<PathBuf>,
@@ -155,7 +158,7 @@ impl RegistryArgs {
     pub fn options(&self) -> Result<RegistryOptions> {
         registry_options(
             self.tls_verify,
-            self.creds.as_deref(),
+            Creds::from_flags(self.creds.as_deref(), self.no_creds, "")?,
             self.authfile.clone(),
             self.cert_dir.clone(),
             self.retry_times,
@@ -163,9 +166,33 @@ impl RegistryArgs {
     }
 }
 
+/// Which credentials a registry gets, from one side's flags.
+pub enum Creds<'a> {
+    /// Those stored for the registry (authfile, docker config, helpers).
+    Stored,
+    /// `--creds USER:PASSWORD`.
+    Given(&'a str),
+    /// `--no-creds`: none at all.
+    Anonymous,
+}
+
+impl<'a> Creds<'a> {
+    /// From `--{side}creds` and `--{side}no-creds` (side: "", "src-" or "dest-").
+    pub fn from_flags(creds: Option<&'a str>, no_creds: bool, side: &str) -> Result<Creds<'a>> {
+        match (creds, no_creds) {
+            (Some(_), true) => {
+                bail!("parse flags: --{side}creds and --{side}no-creds exclude each other")
+            }
+            (Some(c), false) => Ok(Creds::Given(c)),
+            (None, true) => Ok(Creds::Anonymous),
+            (None, false) => Ok(Creds::Stored),
+        }
+    }
+}
+
 pub fn registry_options(
     tls_verify: Option<bool>,
-    creds: Option<&str>,
+    creds: Creds<'_>,
     authfile: Option<PathBuf>,
     cert_dir: Option<PathBuf>,
     retry_times: u32,
@@ -177,11 +204,15 @@ pub fn registry_options(
         read_timeout: skiff_image::registry::read_timeout_from_env()?,
         ..Default::default()
     };
-    if let Some(c) = creds {
-        let (u, p) = c
-            .split_once(':')
-            .ok_or_else(|| anyhow!("parse --creds: expected USER:PASSWORD"))?;
-        o.creds = Some((u.to_string(), p.to_string()));
+    match creds {
+        Creds::Stored => {}
+        Creds::Given(c) => {
+            let (u, p) = c
+                .split_once(':')
+                .ok_or_else(|| anyhow!("parse --creds: expected USER:PASSWORD"))?;
+            o.creds = Some((u.to_string(), p.to_string()));
+        }
+        Creds::Anonymous => o.no_creds = true,
     }
     if let Some(d) = cert_dir {
         o.cert_dir = Some(d);

@@ -1,6 +1,6 @@
 //! `sync --src docker|yaml|dir --dest docker|dir SOURCE DESTINATION` (skopeo sync).
 
-use super::registry_options;
+use super::{registry_options, Creds};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use skiff_image::copy::CopyOptions;
@@ -40,6 +40,12 @@ pub struct Opts {
     pub src_creds: Option<String>,
     #[arg(long)]
     pub dest_creds: Option<String>,
+    /// Access the source registry anonymously.
+    #[arg(long)]
+    pub src_no_creds: bool,
+    /// Access the destination registry anonymously.
+    #[arg(long)]
+    pub dest_no_creds: bool,
     /// Directory with CA certificates (*.crt) for the source registry.
     #[arg(long)]
     pub src_cert_dir: Option<PathBuf>,
@@ -87,14 +93,14 @@ pub fn run(o: Opts) -> Result<()> {
     let opts = SyncOptions {
         src_registry: registry_options(
             o.src_tls_verify,
-            o.src_creds.as_deref(),
+            Creds::from_flags(o.src_creds.as_deref(), o.src_no_creds, "src-")?,
             o.src_authfile.or(o.authfile.clone()),
             o.src_cert_dir,
             o.retry_times,
         )?,
         dest_registry: registry_options(
             o.dest_tls_verify,
-            o.dest_creds.as_deref(),
+            Creds::from_flags(o.dest_creds.as_deref(), o.dest_no_creds, "dest-")?,
             o.dest_authfile.or(o.authfile),
             o.dest_cert_dir,
             o.retry_times,

@@ -107,6 +107,7 @@ impl Client {
             .build();
         let creds = match &opts.creds {
             Some(c) => Some(c.clone()),
+            None if opts.no_creds => None,
             None => auth::lookup(domain, opts.authfile.as_deref())?,
         };
         let action = if push { "pull,push" } else { "pull" };

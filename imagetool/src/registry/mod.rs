@@ -50,6 +50,8 @@ pub struct RegistryOptions {
     pub tls_verify: Option<bool>,
     /// `--creds USER:PASS`.
     pub creds: Option<(String, String)>,
+    /// `--no-creds`: anonymous, whatever credentials are stored for the registry.
+    pub no_creds: bool,
     /// `--authfile`.
     pub authfile: Option<PathBuf>,
     /// `--retry-times`.
@@ -71,6 +73,7 @@ impl Default for RegistryOptions {
         RegistryOptions {
             tls_verify: None,
             creds: None,
+            no_creds: false,
             authfile: None,
             retry_times: 3,
             certs_dirs: default_certs_dirs(),

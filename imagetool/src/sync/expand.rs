@@ -1,9 +1,11 @@
 //! What a sync source names, expanded into the images to copy (skopeo-sync(1)): a
 //! repository (every tag) or one tagged image; a registry alone (every repository its
 //! `/v2/_catalog` lists, every tag); the repositories, tag lists and tag regexes of a YAML
-//! file; or a directory tree of `dir:` images.
+//! file; or a directory tree of `dir:` images. An image is named by tag, or by digest
+//! where the source or the file pins one.
 
 use super::{yaml, SyncOptions, SyncSource};
+use crate::digest::Digest;
 use crate::reference::ImageRef;
 use crate::registry::{ops, Clients, RegistryOptions};
 use anyhow::{anyhow, Context, Result};
@@ -32,12 +34,53 @@ impl fmt::Display for PlannedSource {
     }
 }
 
-/// One image to copy, and where below the destination it goes (`name:tag`).
+/// What names one image of a repository, at the source and at the destination: skopeo
+/// syncs `repo:tag` to `name:tag` and `repo@sha256:…` to `name@sha256:…`, untagged.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Version {
+    Tag(String),
+    Digest(Digest),
+}
+
+impl Version {
+    /// The version a reference pins: its digest if it has one, else its tag.
+    fn of(r: &ImageRef) -> Option<Version> {
+        match (&r.digest, &r.tag) {
+            (Some(d), _) => Some(Version::Digest(d.clone())),
+            (None, Some(t)) => Some(Version::Tag(t.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// `repo` at this version.
+    fn of_repository(&self, repo: &ImageRef) -> ImageRef {
+        match self {
+            Version::Tag(t) => repo.with_tag(t),
+            Version::Digest(d) => ImageRef {
+                tag: None,
+                digest: Some(d.clone()),
+                ..repo.clone()
+            },
+        }
+    }
+}
+
+/// The suffix of a reference: `:tag` or `@digest`.
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Version::Tag(t) => write!(f, ":{t}"),
+            Version::Digest(d) => write!(f, "@{d}"),
+        }
+    }
+}
+
+/// One image to copy, and where below the destination it goes (`name` and `version`).
 #[derive(Clone, Debug)]
 pub struct Planned {
     pub source: PlannedSource,
     pub name: String,
-    pub tag: String,
+    pub version: Version,
 }
 
 /// The images found; with `keep_going`, also what could not be listed.
@@ -47,9 +90,9 @@ pub struct Expanded {
     pub failures: Vec<anyhow::Error>,
 }
 
-/// Which tags of a repository.
+/// Which images of a repository.
 enum Tags {
-    Given(Vec<String>),
+    Given(Vec<Version>),
     All,
     Matching(Regex),
 }
@@ -66,14 +109,8 @@ pub fn expand(src: &SyncSource, opts: &SyncOptions, clients: &Clients) -> Result
     let mut out = Expanded::default();
     let repos = match src {
         SyncSource::Repository(r) => {
-            // The destination is named by tag; a digest would be dropped silently.
-            if r.digest.is_some() {
-                return Err(anyhow!(
-                    "sync docker://{r}: a digest reference cannot be synced; name a tag or the repository"
-                ));
-            }
-            let tags = match &r.tag {
-                Some(t) => Tags::Given(vec![t.clone()]),
+            let tags = match Version::of(r) {
+                Some(v) => Tags::Given(vec![v]),
                 None => Tags::All,
             };
             vec![Repo {
@@ -144,35 +181,40 @@ fn yaml_repos(path: &Path, opts: &SyncOptions) -> Result<Vec<Repo>> {
         if let Some(d) = &entry.cert_dir {
             ro.cert_dir = Some(d.clone());
         }
+        // The file's credentials for this registry win over --src-no-creds.
         if let Some(c) = &entry.credentials {
             ro.creds = Some(c.clone());
+            ro.no_creds = false;
         }
         let field = |repo: &str, key: &str| {
             format!("parse sync file {path:?}: {}.{key}.{repo}", entry.registry)
         };
-        let given = entry.images.into_iter().map(|(repo, tags)| {
-            let tags = match tags.is_empty() {
-                true => Tags::All,
-                false => Tags::Given(tags),
-            };
-            (repo, tags, "images")
-        });
+        let mut listed = Vec::new();
+        for (repo, entries) in entry.images {
+            if entries.is_empty() {
+                listed.push((repo, Tags::All, "images"));
+                continue;
+            }
+            let mut versions = Vec::with_capacity(entries.len());
+            for e in &entries {
+                // An entry is a tag, or a digest (`sha256:…`); check it as part of a
+                // reference.
+                let sep = if e.contains(':') { '@' } else { ':' };
+                let r: ImageRef = format!("{}/{repo}{sep}{e}", entry.registry)
+                    .parse()
+                    .with_context(|| field(&repo, "images"))?;
+                versions.extend(Version::of(&r));
+            }
+            listed.push((repo, Tags::Given(versions), "images"));
+        }
         let matching = entry
             .images_by_tag_regex
             .into_iter()
             .map(|(repo, re)| (repo, Tags::Matching(re), "images-by-tag-regex"));
-        for (repo, tags, key) in given.chain(matching) {
+        for (repo, tags, key) in listed.into_iter().chain(matching) {
             let reference: ImageRef = format!("{}/{repo}", entry.registry)
                 .parse()
                 .with_context(|| field(&repo, key))?;
-            if let Tags::Given(list) = &tags {
-                for t in list {
-                    // A tag list entry becomes a tag of a reference; check it as one.
-                    format!("{}/{repo}:{t}", entry.registry)
-                        .parse::<ImageRef>()
-                        .with_context(|| field(&repo, key))?;
-                }
-            }
             repos.push(Repo {
                 name: target_name(&reference, opts.scoped),
                 reference,
@@ -184,27 +226,32 @@ fn yaml_repos(path: &Path, opts: &SyncOptions) -> Result<Vec<Repo>> {
     Ok(repos)
 }
 
-/// The images of one repository: its given tags, or its listed tags (those matching).
+/// The images of one repository: its given tags and digests, or its listed tags (those
+/// matching).
 fn repo_images(repo: &Repo, clients: &Clients) -> Result<Vec<Planned>> {
     let list = || {
         ops::list_tags_with(&repo.reference, &repo.opts, clients)
             .with_context(|| format!("list tags of docker://{}", repo.reference.repository()))
     };
-    let tags = match &repo.tags {
-        Tags::Given(t) => t.clone(),
-        Tags::All => list()?,
-        Tags::Matching(re) => list()?.into_iter().filter(|t| re.is_match(t)).collect(),
+    let versions: Vec<Version> = match &repo.tags {
+        Tags::Given(v) => v.clone(),
+        Tags::All => list()?.into_iter().map(Version::Tag).collect(),
+        Tags::Matching(re) => list()?
+            .into_iter()
+            .filter(|t| re.is_match(t))
+            .map(Version::Tag)
+            .collect(),
     };
     let opts = Arc::new(repo.opts.clone());
-    Ok(tags
+    Ok(versions
         .into_iter()
-        .map(|tag| Planned {
+        .map(|version| Planned {
             source: PlannedSource::Registry {
-                reference: repo.reference.with_tag(&tag),
+                reference: version.of_repository(&repo.reference),
                 opts: opts.clone(),
             },
             name: repo.name.clone(),
-            tag,
+            version,
         })
         .collect())
 }
@@ -245,7 +292,7 @@ fn dir_images(root: &Path) -> Result<Vec<Planned>> {
             Ok(Planned {
                 source: PlannedSource::Dir(d.clone()),
                 name: name.to_string(),
-                tag: tag.to_string(),
+                version: Version::Tag(tag.to_string()),
             })
         })
         .collect()

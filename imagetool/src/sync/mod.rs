@@ -12,7 +12,7 @@
 mod expand;
 mod yaml;
 
-pub use expand::{Planned, PlannedSource};
+pub use expand::{Planned, PlannedSource, Version};
 pub use yaml::YamlError;
 
 use crate::copy::{copy_image, BlobClaims, CopyOptions};
@@ -22,7 +22,7 @@ use crate::reference::ImageRef;
 use crate::registry::{Clients, RegistryDestination, RegistryOptions, RegistrySource};
 use crate::transport::dir::{DirDestination, DirSource};
 use crate::transport::{read_manifest, ImageDestination, ImageSource};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -34,7 +34,7 @@ const MAX_IMAGES: usize = 16;
 
 #[derive(Clone, Debug)]
 pub enum SyncSource {
-    /// A repository (all tags) or one tagged image.
+    /// A repository (all tags) or one image, by tag or digest.
     Repository(ImageRef),
     /// A registry alone (`host[:port]`): every repository its catalog lists.
     Registry(String),
@@ -162,11 +162,13 @@ impl Run<'_> {
     fn target(&self, p: &Planned) -> Result<Target> {
         Ok(match self.dst {
             SyncDestination::Registry(prefix) => Target::Registry(
-                format!("{prefix}/{}:{}", p.name, p.tag)
+                format!("{prefix}/{}{}", p.name, p.version)
                     .parse()
                     .context("name destination")?,
             ),
-            SyncDestination::Dir(base) => Target::Dir(base.join(format!("{}:{}", p.name, p.tag))),
+            SyncDestination::Dir(base) => {
+                Target::Dir(base.join(format!("{}{}", p.name, p.version)))
+            }
         })
     }
 
@@ -186,6 +188,12 @@ impl Run<'_> {
         let target = self.target(p)?;
         let src = self.open_source(p)?;
         let want = written_digest(src.as_ref(), &self.copy)?;
+        if let Version::Digest(pinned) = &p.version {
+            // Stored under the digest it was asked by, so what is written must be it.
+            if want != *pinned {
+                bail!("{pinned} is an index and one platform's manifest cannot be stored under the index's digest: add --all");
+            }
+        }
         let mut copy = self.copy.clone();
         let dest: Box<dyn ImageDestination> = match &target {
             Target::Registry(r) => {

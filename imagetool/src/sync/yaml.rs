@@ -3,7 +3,7 @@
 //!
 //! ```yaml
 //! registry.example.com:
-//!   images: {busybox: [], redis: ["1.0", "2.0"]}   # [] = every tag
+//!   images: {busybox: [], redis: ["1.0", "sha256:…"]}   # [] = every tag
 //!   images-by-tag-regex: {nginx: '^1\.13\.[12]-alpine$'}
 //!   credentials: {username: john, password: secret}
 //!   tls-verify: true
