@@ -3,7 +3,7 @@
 use super::{open_options, progress_unless, registry_options, Creds};
 use anyhow::{Context, Result};
 use clap::Args;
-use skiff_image::copy::{copy_image, CopyOptions};
+use skiff_image::copy::{copy_image, CopyOptions, ManifestFormat};
 use skiff_image::platform::PlatformSpec;
 use skiff_image::progress;
 use skiff_image::recompress::Compression;
@@ -20,9 +20,13 @@ pub struct Opts {
     /// Copy every image of a manifest list / index.
     #[arg(long, short = 'a')]
     pub all: bool,
-    /// Keep manifest bytes unchanged (always the case: skiff-image never converts).
+    /// Fail rather than write a manifest that differs from the source's (as --format
+    /// may make it).
     #[arg(long)]
     pub preserve_digests: bool,
+    /// Manifest type to write: oci or v2s2 (default: the source's).
+    #[arg(long, short = 'f')]
+    pub format: Option<ManifestFormat>,
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub src_tls_verify: Option<bool>,
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
@@ -69,6 +73,9 @@ pub struct Opts {
 }
 
 pub fn run(root: &Path, o: Opts) -> Result<()> {
+    if o.format == Some(ManifestFormat::V2s2) && o.dest_compress_format == Some(Compression::Zstd) {
+        anyhow::bail!("parse flags: --format v2s2 and --dest-compress-format zstd exclude each other (Docker v2s2 has no zstd layer type)");
+    }
     if o.preserve_digests && o.dest_compress_format.is_some() {
         anyhow::bail!("parse flags: --preserve-digests and --dest-compress-format exclude each other (recompressing changes the manifest digest)");
     }
@@ -101,6 +108,8 @@ pub fn run(root: &Path, o: Opts) -> Result<()> {
         jobs: o.jobs,
         platform,
         compress: o.dest_compress_format,
+        format: o.format,
+        preserve_digests: o.preserve_digests,
         progress: progress_unless(o.quiet, progress::COPY),
         claims: None,
     };

@@ -3,7 +3,7 @@
 use super::{registry_options, Creds};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use skiff_image::copy::CopyOptions;
+use skiff_image::copy::{CopyOptions, ManifestFormat};
 use skiff_image::sync::{sync, SyncDestination, SyncOptions, SyncSource};
 use std::path::PathBuf;
 
@@ -24,9 +24,13 @@ pub struct Opts {
     /// Keep the full source path under the destination.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub scoped: Option<bool>,
-    /// Keep manifest bytes unchanged (always the case: skiff-image never converts).
+    /// Fail rather than write a manifest that differs from the source's (as --format
+    /// may make it).
     #[arg(long)]
     pub preserve_digests: bool,
+    /// Manifest type to write: oci or v2s2 (default: the source's).
+    #[arg(long, short = 'f')]
+    pub format: Option<ManifestFormat>,
     /// Copy no signatures (always the case: skiff-image copies none).
     #[arg(long)]
     pub remove_signatures: bool,
@@ -107,6 +111,8 @@ pub fn run(o: Opts) -> Result<()> {
         )?,
         copy: CopyOptions {
             all: o.all,
+            format: o.format,
+            preserve_digests: o.preserve_digests,
             ..Default::default()
         },
         jobs: o.jobs,

@@ -3,6 +3,7 @@
 //! a new index over changed manifests (containers/image `copy/manifest.go` converts the
 //! same way: Docker v2s2 cannot name zstd layers, so such manifests become OCI).
 
+use super::ManifestFormat;
 use crate::digest::Digest;
 use crate::manifest::{self, Descriptor, Index, Manifest};
 use crate::recompress::{self, Compression};
@@ -104,20 +105,27 @@ pub(super) fn rewrite_manifest(
     Ok((b, new_type))
 }
 
-/// The index bytes to write: the original unless a child manifest changed.
+/// The index bytes to write: the original unless a child manifest changed or `format`
+/// asks for another index type.
 pub(super) fn rewrite_index(
     bytes: Vec<u8>,
     media_type: String,
     old: &Index,
     mut new: Index,
+    format: Option<ManifestFormat>,
 ) -> Result<(Vec<u8>, String)> {
     let unchanged = old
         .manifests
         .iter()
         .zip(&new.manifests)
         .all(|(a, b)| a.digest == b.digest);
-    if unchanged {
+    if unchanged && format.is_none_or(|f| f.index_type() == media_type) {
         return Ok((bytes, media_type));
+    }
+    if let Some(f) = format {
+        super::format::convert_index(&mut new, f);
+        let b = serde_json::to_vec(&new).context("serialise image index")?;
+        return Ok((b, f.index_type().to_string()));
     }
     // A Docker manifest list may not name OCI manifests: it becomes an OCI index.
     let oci = new

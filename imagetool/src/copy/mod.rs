@@ -2,14 +2,17 @@
 //! `copy.Image`): read the manifest, pick the platform (or all with `--all`), copy each
 //! blob the destination lacks (mount first, then stream through the verifying reader)
 //! with bounded concurrency, then put the manifest and commit. The original manifest
-//! bytes are kept unless `--dest-compress-format` recompresses layers, which makes a new
-//! manifest (and a new index over such manifests) with the same config.
+//! bytes are kept unless `--dest-compress-format` recompresses layers or `--format` asks
+//! for another manifest type, which makes a new manifest (and a new index over such
+//! manifests) with the same config.
 
 mod blobs;
 mod claims;
 mod convert;
+mod format;
 
 pub use claims::BlobClaims;
+pub use format::ManifestFormat;
 
 use crate::digest::Digest;
 use crate::manifest::{self, Descriptor, Manifest, Parsed};
@@ -32,6 +35,10 @@ pub struct CopyOptions {
     pub platform: Option<PlatformSpec>,
     /// Recompress layers to this format (`--dest-compress-format`).
     pub compress: Option<Compression>,
+    /// The manifest type to write (`--format`); the source's when `None`.
+    pub format: Option<ManifestFormat>,
+    /// Fail rather than write a manifest whose digest differs from the source's.
+    pub preserve_digests: bool,
     /// Per-blob progress lines (terminals only).
     pub progress: Option<Arc<Progress>>,
     /// Shared with the other copies into the same repository running at the same time, so
@@ -46,6 +53,8 @@ impl Default for CopyOptions {
             jobs: 4,
             platform: None,
             compress: None,
+            format: None,
+            preserve_digests: false,
             progress: None,
             claims: None,
         }
@@ -118,7 +127,10 @@ pub fn copy_uncommitted(
                 child.size = nb.len() as u64;
                 child.media_type = nt;
             }
-            let (b, mt) = convert::rewrite_index(bytes, media_type, &index, new_index)?;
+            let original = Digest::of(&bytes);
+            let (b, mt) =
+                convert::rewrite_index(bytes, media_type, &index, new_index, opts.format)?;
+            check_preserved(opts, &original, &b)?;
             dst.put_manifest(&b, &mt, false)?;
             Digest::of(&b)
         }
@@ -139,6 +151,44 @@ pub fn copy_uncommitted(
         skipped: c.skipped.into_inner(),
         mounted: c.mounted.into_inner(),
     })
+}
+
+/// Digest of the top manifest a copy of `src` with `opts` writes, recompression aside: the
+/// platform's manifest when an index is copied without `--all`, converted with `--format`.
+/// `sync` compares it with the destination's to skip what is up to date.
+pub fn written_digest(src: &dyn ImageSource, opts: &CopyOptions) -> Result<Digest> {
+    let (bytes, media_type) = read_manifest(src, None)?;
+    let converted = |b: Vec<u8>, t: String| match opts.format {
+        Some(f) => format::convert_manifest(b, t, f),
+        None => Ok((b, t)),
+    };
+    match manifest::parse(&bytes, &media_type)? {
+        Parsed::Image(_) => Ok(Digest::of(&converted(bytes, media_type)?.0)),
+        Parsed::Index(_) if opts.all && opts.format.is_none() => Ok(Digest::of(&bytes)),
+        Parsed::Index(index) if opts.all => {
+            let mut new_index = index.clone();
+            for child in new_index.manifests.iter_mut() {
+                let (cb, ct, _) = read_child(src, child)?;
+                let (nb, nt) = converted(cb, ct)?;
+                child.digest = Digest::of(&nb);
+                child.size = nb.len() as u64;
+                child.media_type = nt;
+            }
+            let (b, _) = convert::rewrite_index(bytes, media_type, &index, new_index, opts.format)?;
+            Ok(Digest::of(&b))
+        }
+        Parsed::Index(index) => {
+            let want = opts.platform_or_host();
+            let child = want
+                .choose(&index)
+                .ok_or_else(|| anyhow!("choose manifest: no entry for platform {want} in index"))?;
+            if opts.format.is_none() {
+                return Ok(child.digest.clone());
+            }
+            let (cb, ct, _) = read_child(src, child)?;
+            Ok(Digest::of(&converted(cb, ct)?.0))
+        }
+    }
 }
 
 fn read_child(src: &dyn ImageSource, child: &Descriptor) -> Result<(Vec<u8>, String, Manifest)> {
@@ -167,9 +217,33 @@ fn copy_instance(
         Some(to) => convert::recompress_plan(src, &m, to)?,
         None => HashMap::new(),
     };
-    let replaced = blobs::copy_blobs(src, dst, &m, &plan, opts, c)?;
-    match opts.compress {
-        Some(to) => convert::rewrite_manifest(bytes, media_type, m, &replaced, to),
-        None => Ok((bytes, media_type)),
+    let original = Digest::of(&bytes);
+    // Converted before any blob moves, so a manifest the format cannot express, or a
+    // conversion --preserve-digests forbids, fails the copy with nothing written.
+    if let Some(f) = opts.format {
+        let (converted, _) = format::convert_manifest(bytes.clone(), media_type.clone(), f)?;
+        check_preserved(opts, &original, &converted)?;
     }
+    let replaced = blobs::copy_blobs(src, dst, &m, &plan, opts, c)?;
+    let (bytes, media_type) = match opts.compress {
+        Some(to) => convert::rewrite_manifest(bytes, media_type, m, &replaced, to)?,
+        None => (bytes, media_type),
+    };
+    let (bytes, media_type) = match opts.format {
+        Some(f) => format::convert_manifest(bytes, media_type, f)?,
+        None => (bytes, media_type),
+    };
+    check_preserved(opts, &original, &bytes)?;
+    Ok((bytes, media_type))
+}
+
+/// `--preserve-digests`: the manifest written must be the source's, byte for byte.
+fn check_preserved(opts: &CopyOptions, original: &Digest, written: &[u8]) -> Result<()> {
+    if opts.preserve_digests && Digest::of(written) != *original {
+        bail!(
+            "copy manifest {original}: converting it{} changes its digest, which --preserve-digests forbids",
+            opts.format.map(|f| format!(" to {f}")).unwrap_or_default()
+        );
+    }
+    Ok(())
 }

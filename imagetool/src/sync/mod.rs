@@ -15,14 +15,13 @@ mod yaml;
 pub use expand::{Planned, PlannedSource, Version};
 pub use yaml::YamlError;
 
-use crate::copy::{copy_image, BlobClaims, CopyOptions};
+use crate::copy::{copy_image, written_digest, BlobClaims, CopyOptions};
 use crate::digest::Digest;
-use crate::manifest::{self, Parsed};
 use crate::reference::ImageRef;
 use crate::registry::{Clients, RegistryDestination, RegistryOptions, RegistrySource};
 use crate::transport::dir::{DirDestination, DirSource};
-use crate::transport::{read_manifest, ImageDestination, ImageSource};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::transport::{ImageDestination, ImageSource};
+use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -126,22 +125,6 @@ enum Outcome {
     WouldCopy(String, String),
 }
 
-/// Digest of the manifest a copy of `src` would write (the platform's when not `--all`).
-fn written_digest(src: &dyn ImageSource, copy: &CopyOptions) -> Result<Digest> {
-    let (bytes, mt) = read_manifest(src, None)?;
-    match manifest::parse(&bytes, &mt)? {
-        Parsed::Index(i) if !copy.all => {
-            let want = copy.platform_or_host();
-            Ok(want
-                .choose(&i)
-                .ok_or_else(|| anyhow!("choose manifest: no entry for platform {want} in index"))?
-                .digest
-                .clone())
-        }
-        _ => Ok(Digest::of(&bytes)),
-    }
-}
-
 /// What the images of one run share.
 struct Run<'a> {
     dst: &'a SyncDestination,
@@ -191,7 +174,10 @@ impl Run<'_> {
         if let Version::Digest(pinned) = &p.version {
             // Stored under the digest it was asked by, so what is written must be it.
             if want != *pinned {
-                bail!("{pinned} is an index and one platform's manifest cannot be stored under the index's digest: add --all");
+                match self.copy.format {
+                    Some(f) => bail!("{pinned}: converting it to {f} changes its digest, and a digest-pinned image is stored under its own"),
+                    None => bail!("{pinned} is an index and one platform's manifest cannot be stored under the index's digest: add --all"),
+                }
             }
         }
         let mut copy = self.copy.clone();
