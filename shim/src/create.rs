@@ -44,6 +44,8 @@ pub fn create(tasks: &Tasks, req: &CreateTaskRequest) -> Result<CreateTaskRespon
         stdout: req.stdout.clone(),
         stderr: req.stderr.clone(),
         terminal: req.terminal,
+        container_id: id.into(),
+        namespace: tasks.namespace.clone(),
     };
     let init = match create_init(id, bundle, &runtime, &config, stdio) {
         Ok(init) => init,

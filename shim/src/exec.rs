@@ -48,6 +48,8 @@ pub fn add_exec(container: &Container, req: &ExecProcessRequest) -> Result<()> {
         stdout: req.stdout.clone(),
         stderr: req.stderr.clone(),
         terminal: req.terminal,
+        container_id: container.id.clone(),
+        ..Default::default()
     };
     let mut process = Process::new(exec_id, stdio);
     process.spec = Some(spec);
@@ -76,7 +78,8 @@ pub fn start_exec(tasks: &Tasks, container: &Container, exec_id: &str) -> Result
     std::fs::write(&spec_file, &spec).map_err(|e| ShimError::io("write", &spec_file, e))?;
     process.spec_file = Some(spec_file.clone());
     let pid_file = container.bundle.join(format!("{exec_id}.pid"));
-    let stdio = process.stdio.clone();
+    let mut stdio = process.stdio.clone();
+    stdio.namespace = tasks.namespace.clone();
     let console = stdio.terminal.then(ConsoleSocket::new).transpose()?;
     let (io, fds) = match console {
         Some(_) => (ProcessIo::default(), ProcessStdio::default()),

@@ -15,6 +15,7 @@ mod events;
 mod exec;
 mod exits;
 mod info;
+mod logging;
 mod metrics;
 mod metrics_v2;
 mod oom;

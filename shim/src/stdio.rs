@@ -6,6 +6,7 @@
 //!   stderr, opened read-write so that a client that is not there yet, or
 //!   has gone (`ctr run -d`), never kills the process with SIGPIPE, and
 //!   with no copy through the shim; `file://PATH` appends to a file;
+//!   `binary://PATH` pipes both to a logging binary (see [`crate::logging`]);
 //! - stdin: a pipe the shim fills from the fifo, so that CloseIO can end it;
 //! - with a terminal: the pty master, which skiff sends over the console
 //!   socket, copied to and from the fifos and resizable.
@@ -19,6 +20,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{Result, ShimError};
+use crate::logging::LoggingBinary;
 use crate::runtime::ProcessStdio;
 
 /// The stdio paths of a task or exec request.
@@ -28,6 +30,18 @@ pub struct StdioPaths {
     pub stdout: String,
     pub stderr: String,
     pub terminal: bool,
+    /// Who the process belongs to, as a `binary://` logger is told.
+    pub container_id: String,
+    pub namespace: String,
+}
+
+impl StdioPaths {
+    /// A `binary://` stdout makes a logging binary take both outputs.
+    fn logging_binary(&self) -> Option<&str> {
+        self.stdout
+            .starts_with("binary://")
+            .then_some(self.stdout.as_str())
+    }
 }
 
 /// The shim's side of one process's stdio, kept until the process is
@@ -37,6 +51,7 @@ pub struct ProcessIo {
     stdin: Option<Arc<StdinPipe>>,
     console: Option<Arc<OwnedFd>>,
     output_done: Option<mpsc::Receiver<()>>,
+    logger: Option<LoggingBinary>,
 }
 
 /// The write end of the process's stdin pipe. The copy thread may be
@@ -96,8 +111,19 @@ impl ProcessIo {
             io.stdin = Some(pipe);
             stdio.stdin = Some(reader);
         }
-        stdio.stdout = open_output(&paths.stdout)?;
-        stdio.stderr = open_output(&paths.stderr)?;
+        match paths.logging_binary() {
+            Some(uri) => {
+                let (logger, output) =
+                    LoggingBinary::start(uri, &paths.container_id, &paths.namespace)?;
+                stdio.stdout = Some(output.stdout);
+                stdio.stderr = Some(output.stderr);
+                io.logger = Some(logger);
+            }
+            None => {
+                stdio.stdout = open_output(&paths.stdout)?;
+                stdio.stderr = open_output(&paths.stderr)?;
+            }
+        }
         Ok((io, stdio))
     }
 
@@ -114,7 +140,17 @@ impl ProcessIo {
             console: Some(master.clone()),
             ..Default::default()
         };
-        if let Some(out) = open_output(&paths.stdout)? {
+        let out = match paths.logging_binary() {
+            // A terminal has one output: the logger's stderr pipe stays empty.
+            Some(uri) => {
+                let (logger, output) =
+                    LoggingBinary::start(uri, &paths.container_id, &paths.namespace)?;
+                io.logger = Some(logger);
+                Some(output.stdout)
+            }
+            None => open_output(&paths.stdout)?,
+        };
+        if let Some(out) = out {
             io.output_done = Some(copy_output(clone(&master)?, File::from(out))?);
         }
         if !paths.stdin.is_empty() {
@@ -164,7 +200,10 @@ fn open_output(uri: &str) -> Result<Option<OwnedFd>> {
         return Ok(None);
     }
     if uri.starts_with("binary://") {
-        return Err(ShimError::Unsupported("a binary:// logging URI"));
+        return Err(ShimError::invalid(
+            uri,
+            "a binary:// logging URI is taken for stderr only with the same for stdout",
+        ));
     }
     if let Some(path) = uri.strip_prefix("file://") {
         let path = Path::new(path);
@@ -317,12 +356,20 @@ mod tests {
     }
 
     #[test]
-    fn binary_logging_uris_are_refused_clearly() {
+    fn a_logging_binary_that_cannot_start_fails_naming_it() {
         let paths = StdioPaths {
-            stdout: "binary:///usr/bin/logger?x=1".into(),
+            stdout: "binary:///nonexistent/logger?x=1".into(),
+            stderr: "binary:///nonexistent/logger?x=1".into(),
             ..Default::default()
         };
         let err = ProcessIo::without_terminal(&paths, None).err().unwrap();
-        assert!(err.to_string().contains("binary://"), "{err}");
+        assert!(err.to_string().contains("/nonexistent/logger"), "{err}");
+        // A logger for stderr alone is not what containerd ever sends.
+        let paths = StdioPaths {
+            stderr: "binary:///usr/bin/logger".into(),
+            ..Default::default()
+        };
+        let err = ProcessIo::without_terminal(&paths, None).err().unwrap();
+        assert!(err.to_string().contains("stderr only"), "{err}");
     }
 }

@@ -1,12 +1,15 @@
 //! Every `unsafe` block of the shim: taking ownership of an fd received
-//! over SCM_RIGHTS, the pty window-size ioctl, and the new mount API
-//! (fsopen/fsconfig/fsmount/move_mount), which libc does not wrap.
+//! over SCM_RIGHTS, the pty window-size ioctl, the new mount API
+//! (fsopen/fsconfig/fsmount/move_mount), which libc does not wrap, pidfds,
+//! and placing extra fds in a child between fork and exec.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::process::Command;
 
 /// Takes ownership of an fd the kernel just installed in our table
 /// (SCM_RIGHTS); nothing else refers to it.
@@ -130,4 +133,59 @@ pub fn use_one_malloc_arena() {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
+}
+
+/// Gives the child of `cmd` the fds `fds` as its 3, 4, ... (without
+/// close-on-exec), as Go's `ExtraFiles` does; every other fd of ours stays
+/// close-on-exec. Each is first duplicated above the targets, so a source
+/// that is itself a target number is not overwritten before it is copied.
+pub fn pass_extra_fds(cmd: &mut Command, fds: Vec<RawFd>) {
+    // SAFETY: between fork and exec the closure only calls fcntl and dup2,
+    // which are async-signal-safe, on fds the parent keeps open until the
+    // spawn returns, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let above = 3 + fds.len() as RawFd;
+            let mut moved = [0 as RawFd; 8];
+            if fds.len() > moved.len() {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            for (i, &fd) in fds.iter().enumerate() {
+                let high = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, above);
+                if high < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                moved[i] = high;
+            }
+            for (i, &high) in moved[..fds.len()].iter().enumerate() {
+                if libc::dup2(high, 3 + i as RawFd) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// A pidfd for `pid` (Linux 5.3+), close-on-exec.
+pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    // SAFETY: the syscall takes two integers and returns a new fd or -1.
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) })?;
+    // SAFETY: `fd` was just returned by pidfd_open and has no other owner.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A signal through a pidfd: never to a recycled pid.
+pub fn pidfd_signal(pidfd: BorrowedFd<'_>, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: the pidfd is open for the call; a null siginfo is allowed.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })?;
+    Ok(())
 }

@@ -490,3 +490,116 @@ fn info_reports_skiffs_features() {
         .expect("run the shim");
     assert!(String::from_utf8_lossy(&version.stdout).contains("Version:"));
 }
+
+/// A logger speaking containerd's logging-binary protocol: it records its
+/// arguments and environment (what `env` lists, which is all the shim
+/// passed, and the PWD the shell adds), copies fd 3 and 4 to files, and says it is
+/// ready by closing fd 5. Files land under `out` with the prefix `tag`.
+fn logging_binary(dir: &Path) -> PathBuf {
+    let script = dir.join("logger.sh");
+    let text = r#"#!/bin/sh
+out="$(dirname "$0")/logged-$2"
+{ echo "args=$*"; /usr/bin/env | /usr/bin/sort; } > "$out.env"
+/bin/cat <&3 > "$out.stdout" 5>&- &
+/bin/cat <&4 > "$out.stderr" 5>&- &
+exec 5>&-
+wait
+"#;
+    std::fs::write(&script, text).expect("write the logger");
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&script, mode).expect("chmod the logger");
+    script
+}
+
+/// What the logger of `tag` recorded, once both outputs reached it (the
+/// logger may be stopped at the task's delete, before it sees EOF).
+fn logged(dir: &Path, tag: &str) -> (String, String, String) {
+    let file = |ext: &str| dir.join(format!("logged-{tag}.{ext}"));
+    let read = |ext: &str| std::fs::read_to_string(file(ext)).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(read("stdout").ends_with('\n') && read("stderr").ends_with('\n')) {
+        assert!(
+            Instant::now() < deadline,
+            "the logger of {tag} got no output"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (read("env"), read("stdout"), read("stderr"))
+}
+
+#[test]
+fn binary_logging_uris_work_as_with_containerds_runc_shim() {
+    let s = setup();
+    let logger = logging_binary(s.work.path());
+    let uri = |tag: &str| format!("binary://{}?tag={tag}", logger.display());
+    let command = ["sh", "-c", "echo to-stdout; echo to-stderr >&2"];
+    let ours = s.id("log");
+    let mut args = vec!["--rm", "--log-uri"];
+    let our_uri = uri("skiff");
+    args.push(&our_uri);
+    args.extend([IMAGE, ours.as_str()]);
+    args.extend(command);
+    run(&s.rt, s.ctr_run(&args), 120).expect_ok();
+    let (env, stdout, stderr) = logged(s.work.path(), "skiff");
+    assert_eq!(stdout, "to-stdout\n");
+    assert_eq!(stderr, "to-stderr\n");
+    assert!(env.starts_with("args=tag skiff\n"), "{env}");
+    assert!(env.contains(&format!("\nCONTAINER_ID={ours}\n")), "{env}");
+    let ns = format!("\nCONTAINER_NAMESPACE={}\n", s.cd.namespace);
+    assert!(env.contains(&ns), "{env}");
+    s.assert_gone(&ours);
+
+    // The reference: containerd's own runc shim with the same logger.
+    let theirs = s.id("logref");
+    let their_uri = uri("runc");
+    let mut args = vec![
+        "run",
+        "--runtime",
+        "io.containerd.runc.v2",
+        "--rm",
+        "--log-uri",
+        &their_uri,
+        IMAGE,
+        theirs.as_str(),
+    ];
+    args.extend(command);
+    s.ctr(&args, 120).expect_ok();
+    let (ref_env, ref_stdout, ref_stderr) = logged(s.work.path(), "runc");
+    assert_eq!((stdout, stderr), (ref_stdout, ref_stderr));
+    assert_eq!(
+        env.replace(&ours, "ID").replace("skiff", "TAG"),
+        ref_env.replace(&theirs, "ID").replace("runc", "TAG")
+    );
+
+    // A logger that never says it is ready fails the create, naming it,
+    // and leaves nothing behind.
+    let stuck = s.work.path().join("stuck.sh");
+    let stuck_pid = s.work.path().join("stuck.pid");
+    let text = format!(
+        "#!/bin/sh\necho $$ > {}\nexec /bin/sleep 1000\n",
+        stuck_pid.display()
+    );
+    std::fs::write(&stuck, text).expect("write");
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&stuck, mode).expect("chmod");
+    let bad = s.id("logstuck");
+    let stuck_uri = format!("binary://{}", stuck.display());
+    let out = run(
+        &s.rt,
+        s.ctr_run(&["--rm", "--log-uri", &stuck_uri, IMAGE, &bad, "true"]),
+        120,
+    );
+    out.expect_fail();
+    assert!(out.stderr.contains("did not signal ready"), "{out}");
+    s.ctr(&["container", "delete", &bad], 30);
+    s.assert_gone(&bad);
+    let pid: i32 = std::fs::read_to_string(&stuck_pid)
+        .expect("the stuck logger ran")
+        .trim()
+        .parse()
+        .expect("a pid");
+    assert!(
+        wait_pid_gone(pid, Duration::from_secs(20)),
+        "the stuck logger {pid} is left running"
+    );
+}
