@@ -1,7 +1,9 @@
 //! The shim binary's three roles (runtime v2 README, "Commands"):
-//! - `start`: spawn the serving shim for one container and print its
-//!   address (one shim per container: a shim that dies takes one
-//!   container's bookkeeping with it, and each shim stays small);
+//! - `start`: spawn the serving shim and print its address. A container
+//!   gets a shim of its own unless its config names a group (a Kubernetes
+//!   pod's `io.kubernetes.cri.sandbox-id`, or `io.containerd.skiff.v2.group`):
+//!   the containers of a group share one shim, as containerd's runc shim
+//!   groups them, and `start` answers with the running shim's address;
 //! - serve: the task service until containerd shuts it down;
 //! - `delete`: clean up after a shim that is gone (killed, crashed):
 //!   `skiff delete --force` and the rootfs unmounted, so containerd can
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use containerd_shim::api::DeleteResponse;
 use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::util::write_address;
-use containerd_shim::{spawn, Config, ExitSignal, Flags, StartOpts};
+use containerd_shim::{socket_address, spawn, Config, ExitSignal, Flags, StartOpts};
 
 use crate::events::EventQueue;
 use crate::options::RuntimeOptions;
@@ -42,7 +44,15 @@ impl containerd_shim::Shim for Service {
     }
 
     fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
-        let grouping = opts.id.clone();
+        // containerd runs `start` in the bundle.
+        let grouping = group_of(Path::new("config.json")).unwrap_or_else(|| opts.id.clone());
+        let address = socket_address(&opts.address, &opts.namespace, &grouping);
+        if serving(&address) {
+            write_address(&address)?;
+            return Ok(address);
+        }
+        // Two starts of one group at once: the second serving shim finds the
+        // socket bound and working, and leaves it to the first.
         let (_pid, address) = spawn(opts, &grouping, Vec::new())?;
         write_address(&address)?;
         Ok(address)
@@ -86,6 +96,30 @@ impl containerd_shim::Shim for Service {
         crate::exits::start_dispatcher(tasks.clone());
         TaskService { tasks }
     }
+}
+
+/// The annotations that put containers in one shim, first match wins.
+const GROUP_ANNOTATIONS: [&str; 2] = [
+    "io.containerd.skiff.v2.group",
+    "io.kubernetes.cri.sandbox-id",
+];
+
+/// The group the bundle's config names, if any.
+fn group_of(config: &Path) -> Option<String> {
+    let text = std::fs::read(config).ok()?;
+    let spec: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    GROUP_ANNOTATIONS.iter().find_map(|a| {
+        spec["annotations"][a]
+            .as_str()
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned)
+    })
+}
+
+/// Whether a shim answers at `address` (`unix://PATH`).
+fn serving(address: &str) -> bool {
+    let path = address.strip_prefix("unix://").unwrap_or(address);
+    std::os::unix::net::UnixStream::connect(path).is_ok()
 }
 
 /// A killed shim leaves its socket behind; containerd would otherwise find

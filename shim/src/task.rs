@@ -341,7 +341,8 @@ impl containerd_shim::Task for TaskService {
     }
 
     fn shutdown(&self, _: &TtrpcContext, req: ShutdownRequest) -> TtrpcResult<Empty> {
-        // One shim per container: it goes once its task is deleted.
+        // A shim serves its container, or its group's: it goes once the
+        // last of their tasks is deleted.
         if req.now || self.tasks.all().is_empty() {
             self.tasks.exit.signal();
         }

@@ -603,3 +603,62 @@ fn binary_logging_uris_work_as_with_containerds_runc_shim() {
         "the stuck logger {pid} is left running"
     );
 }
+
+/// The parent pid of `pid`.
+fn parent_of(pid: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// The pid `ctr task ls` shows for task `id`.
+fn task_pid(s: &Setup, id: &str) -> String {
+    let ls = s.ctr(&["task", "ls"], 30);
+    ls.stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(id))
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_pods_containers_share_one_shim_until_the_last_is_deleted() {
+    let s = setup();
+    let pod = s.id("pod");
+    let annotation = format!("io.kubernetes.cri.sandbox-id={pod}");
+    let (a, b) = (s.id("pod-a"), s.id("pod-b"));
+    for id in [&a, &b] {
+        let args = ["-d", "--annotation", &annotation, IMAGE, id, "sleep", "100"];
+        run(&s.rt, s.ctr_run(&args), 120).expect_ok();
+        s.wait_status(id, "RUNNING");
+    }
+    // One shim, started for the first, is the parent of both inits.
+    let shims = shim_pids(&a);
+    assert_eq!(shims.len(), 1, "shims of {a}: {shims:?}");
+    assert!(shim_pids(&b).is_empty(), "{b} got a shim of its own");
+    let shim = shims[0].to_string();
+    assert_eq!(parent_of(&task_pid(&s, &a)), shim);
+    assert_eq!(parent_of(&task_pid(&s, &b)), shim);
+    s.ctr(&["task", "exec", "--exec-id", "x", &b, "true"], 60)
+        .expect_ok();
+
+    // The first container goes; the shim stays for the second.
+    s.ctr(&["task", "kill", "-s", "SIGKILL", &a], 30);
+    s.wait_status(&a, "STOPPED");
+    s.ctr(&["task", "delete", &a], 30).expect_ok();
+    s.ctr(&["container", "delete", &a], 30).expect_ok();
+    assert_eq!(
+        shim_pids(&a),
+        shims,
+        "the shim left with the first container"
+    );
+    assert_eq!(s.task_status(&b).as_deref(), Some("RUNNING"));
+
+    // With the last one deleted, the shim exits and nothing is left.
+    s.remove(&b);
+    s.assert_gone(&a);
+}
