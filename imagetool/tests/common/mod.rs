@@ -50,12 +50,27 @@ impl Drop for Tmp {
     }
 }
 
+/// A loopback port for a server a test starts later, taken from below the kernel's
+/// ephemeral range: a port from `bind(0)` can be handed out again to a proxy or a client
+/// socket of a parallel test before the server binds it, and the server then dies on
+/// "address in use". Ports below the range are only ever taken by explicit binds.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let (low, span) = (10000u32, ephemeral_low.saturating_sub(10000).max(1000));
+    // Each test process starts at its own offset, so two binaries rarely probe the same ports.
+    let base = std::process::id().wrapping_mul(7919);
+    for _ in 0..span {
+        let port = low + (base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed))) % span;
+        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+    panic!("no free loopback port in {low}..{}", low + span)
 }
 
 pub fn bin() -> &'static str {

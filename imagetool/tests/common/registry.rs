@@ -3,7 +3,6 @@
 //! with the openssl CLI for the TLS variants.
 
 use super::{free_port, Tmp};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -29,9 +28,19 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// Starts the registry; if another process took the port first, again on a new port.
     pub fn start(cfg: RegistryConfig) -> Registry {
+        for _ in 0..5 {
+            if let Some(r) = Registry::start_on(&cfg, free_port()) {
+                return r;
+            }
+        }
+        panic!("docker-registry did not start on any of 5 ports")
+    }
+
+    /// The registry serving on `port`, or None when it exited without listening there.
+    pub fn start_on(cfg: &RegistryConfig, port: u16) -> Option<Registry> {
         let dir = Tmp::new("registry");
-        let port = free_port();
         let mut yaml = format!(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.join("data").display()
@@ -80,21 +89,28 @@ impl Registry {
             .stderr(log)
             .spawn()
             .expect("start docker-registry");
-        let r = Registry {
+        let mut r = Registry {
             child,
             port,
             host: format!("127.0.0.1:{port}"),
             _dir: dir,
         };
+        // Ready means this child holds the listening socket: a connect alone could reach
+        // whatever else took the port.
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !listens(r.child.id(), port) {
+            if let Ok(Some(status)) = r.child.try_wait() {
+                eprintln!("docker-registry on {port} exited ({status}): {}", r.log());
+                return None;
+            }
             assert!(
                 Instant::now() < deadline,
-                "docker-registry did not listen on {port}"
+                "docker-registry did not listen on {port}: {}",
+                r.log()
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
-        r
+        Some(r)
     }
 
     /// The registry's storage root (`docker/registry/v2/...` below it).
@@ -112,6 +128,30 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether process `pid` holds a socket listening on 127.0.0.1:`port` (per /proc/net/tcp).
+fn listens(pid: u32, port: u16) -> bool {
+    let local = format!("0100007F:{port:04X}");
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return false;
+    };
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            (f.len() > 9 && f[1] == local && f[3] == "0A").then(|| format!("socket:[{}]", f[9]))
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .map(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+            .unwrap_or(false)
+    })
 }
 
 fn openssl(args: &[&str], dir: &Path) {
