@@ -45,9 +45,12 @@ fn kill_halfway_up(root: &Path, args: &[&str], data: &Path, size: u64) {
 
 /// The status of a GET or HEAD on the registry itself.
 fn status(method: &str, url: &str) -> u16 {
-    match ureq::request(method, url).call() {
+    use skiff_image::registry::{http, tls};
+    let config = tls::client_config("localhost", false, &[], None).unwrap();
+    let agent = http::Agent::new(config, Duration::from_secs(10), Duration::from_secs(10), 1);
+    match agent.request(method, url).call() {
         Ok(r) => r.status(),
-        Err(ureq::Error::Status(code, _)) => code,
+        Err(http::Error::Status(code, _)) => code,
         Err(e) => panic!("{method} {url}: {e}"),
     }
 }

@@ -1,10 +1,11 @@
 //! HTTP for one registry repository: scheme discovery (`GET /v2/` ping, loopback falling
 //! back to plain HTTP as docker allows), authentication (anonymous, basic, bearer token per
 //! distribution `token.md`), retries with backoff on 429 (honouring `Retry-After`), 5xx and
-//! transport errors. Blocking `ureq`: response bodies stream to callers as `std::io::Read`.
+//! transport errors. Blocking HTTP/1.1 (`http.rs`): response bodies stream to callers as
+//! `std::io::Read`.
 
 use super::challenge::{self, Challenge};
-use super::{api_host, auth, is_loopback, tls, RegistryOptions};
+use super::{api_host, auth, http, is_loopback, tls, RegistryOptions};
 use crate::transport::backoff;
 use anyhow::{anyhow, Context, Result};
 use base64::Engine as _;
@@ -71,7 +72,7 @@ pub struct Client {
     domain: String,
     host: String,
     repo: String,
-    agent: ureq::Agent,
+    agent: http::Agent,
     plain_http_ok: bool,
     base: OnceLock<String>,
     ping_lock: Mutex<()>,
@@ -96,15 +97,13 @@ impl Client {
         let verify = opts.tls_verify.unwrap_or(true);
         let host = api_host(domain).to_string();
         let tls = tls::client_config(domain, verify, &opts.certs_dirs, opts.cert_dir.as_deref())?;
-        let agent = ureq::AgentBuilder::new()
-            .tls_config(tls)
-            .timeout_connect(Duration::from_secs(30))
-            .timeout_read(opts.read_timeout)
-            .timeout_write(opts.read_timeout)
-            // Every blob worker keeps its connection between requests (ureq keeps one idle
-            // connection per host by default, so parallel uploads reconnected per request).
-            .max_idle_connections_per_host(IDLE_PER_HOST)
-            .build();
+        // Every blob worker keeps its connection between requests.
+        let agent = http::Agent::new(
+            tls,
+            Duration::from_secs(30),
+            opts.read_timeout,
+            IDLE_PER_HOST,
+        );
         let creds = match &opts.creds {
             Some(c) => Some(c.clone()),
             None if opts.no_creds => None,
@@ -198,19 +197,19 @@ impl Client {
         }
         match req.call() {
             Ok(_) => Ok(()),
-            Err(ureq::Error::Status(401, resp)) => {
+            Err(http::Error::Status(401, resp)) => {
                 self.learn_challenge(&resp);
                 Ok(())
             }
-            Err(ureq::Error::Status(code, _)) if plain => {
+            Err(http::Error::Status(code, _)) if plain => {
                 Err(anyhow!("GET {url}: {code}: not a registry endpoint"))
             }
-            Err(ureq::Error::Status(_, _)) => Ok(()),
-            Err(ureq::Error::Transport(t)) => Err(anyhow!("GET {url}: {t}")),
+            Err(http::Error::Status(_, _)) => Ok(()),
+            Err(http::Error::Transport(t)) => Err(anyhow!("GET {url}: {t}")),
         }
     }
 
-    fn learn_challenge(&self, resp: &ureq::Response) {
+    fn learn_challenge(&self, resp: &http::Response) {
         let Some(h) = resp.header("www-authenticate") else {
             return;
         };
@@ -284,8 +283,8 @@ impl Client {
             req = req.set("Authorization", &b);
         }
         let resp = req.call().map_err(|e| match e {
-            ureq::Error::Status(code, r) => anyhow!("GET token {url}: {code}{}", error_message(r)),
-            ureq::Error::Transport(t) => anyhow!("GET token {url}: {t}"),
+            http::Error::Status(code, r) => anyhow!("GET token {url}: {code}{}", error_message(*r)),
+            http::Error::Transport(t) => anyhow!("GET token {url}: {t}"),
         })?;
         let body = resp
             .into_string()
@@ -306,7 +305,7 @@ impl Client {
         url: &str,
         headers: &[(&str, String)],
         body: Body<'_>,
-    ) -> Result<ureq::Response, HttpError> {
+    ) -> Result<http::Response, HttpError> {
         let mut attempt = 0u32;
         let mut reauthed = false;
         loop {
@@ -319,23 +318,23 @@ impl Client {
             };
             let wait = match result {
                 Ok(resp) => return Ok(resp),
-                Err(ureq::Error::Status(401, resp)) if !reauthed => {
+                Err(http::Error::Status(401, resp)) if !reauthed => {
                     reauthed = true;
                     self.learn_challenge(&resp);
                     continue;
                 }
-                Err(ureq::Error::Status(code, resp))
+                Err(http::Error::Status(code, resp))
                     if (code == 429 || code >= 500) && attempt < self.retries =>
                 {
                     retry_after(&resp).unwrap_or_else(|| backoff(attempt))
                 }
-                Err(ureq::Error::Status(status, resp)) => {
-                    return Err(status_error(method, url, status, resp))
+                Err(http::Error::Status(status, resp)) => {
+                    return Err(status_error(method, url, status, *resp))
                 }
-                Err(ureq::Error::Transport(t)) if attempt < self.retries && retryable(&t) => {
+                Err(http::Error::Transport(t)) if attempt < self.retries && retryable(&t) => {
                     backoff(attempt)
                 }
-                Err(ureq::Error::Transport(t)) => return Err(transport_error(method, url, t)),
+                Err(http::Error::Transport(t)) => return Err(transport_error(method, url, t)),
             };
             attempt += 1;
             std::thread::sleep(wait);
@@ -343,14 +342,14 @@ impl Client {
     }
 
     /// Send a bodiless request once, without retries (best-effort cleanup).
-    pub fn send_once(&self, method: &str, url: &str) -> Result<ureq::Response, HttpError> {
+    pub fn send_once(&self, method: &str, url: &str) -> Result<http::Response, HttpError> {
         let req = self
             .build(method, url, &[])
             .map_err(|e| transport(method, url, e))?;
         match req.call() {
             Ok(r) => Ok(r),
-            Err(ureq::Error::Status(status, resp)) => Err(status_error(method, url, status, resp)),
-            Err(ureq::Error::Transport(t)) => Err(transport_error(method, url, t)),
+            Err(http::Error::Status(status, resp)) => Err(status_error(method, url, status, *resp)),
+            Err(http::Error::Transport(t)) => Err(transport_error(method, url, t)),
         }
     }
 
@@ -363,25 +362,25 @@ impl Client {
         url: &str,
         headers: &[(&str, String)],
         body: &mut dyn std::io::Read,
-    ) -> Result<ureq::Response, HttpError> {
+    ) -> Result<http::Response, HttpError> {
         let req = self
             .build(method, url, headers)
             .map_err(|e| transport(method, url, e))?;
         match req.send(body) {
             Ok(r) => Ok(r),
-            Err(ureq::Error::Status(status, resp)) => {
+            Err(http::Error::Status(status, resp)) => {
                 if status == 401 {
                     self.learn_challenge(&resp);
                 }
-                Err(status_error(method, url, status, resp))
+                Err(status_error(method, url, status, *resp))
             }
-            Err(ureq::Error::Transport(t)) => Err(transport_error(method, url, t)),
+            Err(http::Error::Transport(t)) => Err(transport_error(method, url, t)),
         }
     }
 
-    fn build(&self, method: &str, url: &str, headers: &[(&str, String)]) -> Result<ureq::Request> {
+    fn build(&self, method: &str, url: &str, headers: &[(&str, String)]) -> Result<http::Request> {
         let mut req = self.agent.request(method, url);
-        // Credentials go only to the registry itself, never to a redirect target (ureq
+        // Credentials go only to the registry itself, never to a redirect target (the agent
         // drops Authorization on redirects by default).
         if url.starts_with(self.base()?) {
             if let Some(a) = self.auth_header()? {
@@ -405,7 +404,7 @@ fn transport(method: &str, url: &str, source: anyhow::Error) -> HttpError {
     }
 }
 
-fn transport_error(method: &str, url: &str, t: ureq::Transport) -> HttpError {
+fn transport_error(method: &str, url: &str, t: http::Transport) -> HttpError {
     HttpError::Transport {
         method: method.into(),
         url: url.into(),
@@ -414,7 +413,7 @@ fn transport_error(method: &str, url: &str, t: ureq::Transport) -> HttpError {
     }
 }
 
-fn status_error(method: &str, url: &str, status: u16, resp: ureq::Response) -> HttpError {
+fn status_error(method: &str, url: &str, status: u16, resp: http::Response) -> HttpError {
     HttpError::Status {
         method: method.into(),
         url: url.into(),
@@ -435,22 +434,22 @@ fn plain_http_allowed(domain: &str, tls_verify: Option<bool>) -> bool {
 }
 
 /// Connection resets and timeouts are worth retrying; certificate failures are not.
-fn retryable(t: &ureq::Transport) -> bool {
+fn retryable(t: &http::Transport) -> bool {
     let s = t.to_string();
     !(s.contains("certificate")
         || s.contains("Certificate")
         || matches!(
             t.kind(),
-            ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme
+            http::ErrorKind::InvalidUrl | http::ErrorKind::UnknownScheme
         ))
 }
 
-fn retry_after(resp: &ureq::Response) -> Option<Duration> {
+fn retry_after(resp: &http::Response) -> Option<Duration> {
     super::retry_after::parse(resp.header("retry-after")?, std::time::SystemTime::now())
 }
 
 /// `: CODE message` from a distribution error body (`{"errors":[{"code","message"}]}`).
-fn error_message(resp: ureq::Response) -> String {
+fn error_message(resp: http::Response) -> String {
     let Ok(body) = resp.into_string() else {
         return String::new();
     };

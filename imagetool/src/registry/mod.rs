@@ -7,6 +7,7 @@ pub mod challenge;
 pub mod client;
 pub mod clients;
 pub mod dest;
+pub mod http;
 pub mod ops;
 pub mod registries;
 pub mod retry_after;
