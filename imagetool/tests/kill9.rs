@@ -47,7 +47,13 @@ fn kill_halfway_up(root: &Path, args: &[&str], data: &Path, size: u64) {
 fn status(method: &str, url: &str) -> u16 {
     use skiff_image::registry::{http, tls};
     let config = tls::client_config("localhost", false, &[], None).unwrap();
-    let agent = http::Agent::new(config, Duration::from_secs(10), Duration::from_secs(10), 1);
+    let agent = http::Agent::new(
+        config,
+        Default::default(),
+        Duration::from_secs(10),
+        Duration::from_secs(10),
+        1,
+    );
     match agent.request(method, url).call() {
         Ok(r) => r.status(),
         Err(http::Error::Status(code, _)) => code,

@@ -98,8 +98,10 @@ impl Client {
         let host = api_host(domain).to_string();
         let tls = tls::client_config(domain, verify, &opts.certs_dirs, opts.cert_dir.as_deref())?;
         // Every blob worker keeps its connection between requests.
+        let proxies = super::proxy::Proxies::from_env()?;
         let agent = http::Agent::new(
             tls,
+            proxies,
             Duration::from_secs(30),
             opts.read_timeout,
             IDLE_PER_HOST,
@@ -440,7 +442,10 @@ fn retryable(t: &http::Transport) -> bool {
         || s.contains("Certificate")
         || matches!(
             t.kind(),
-            http::ErrorKind::InvalidUrl | http::ErrorKind::UnknownScheme
+            http::ErrorKind::InvalidUrl
+                | http::ErrorKind::InvalidHeader
+                | http::ErrorKind::UnknownScheme
+                | http::ErrorKind::ProxyRefused
         ))
 }
 

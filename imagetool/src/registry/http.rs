@@ -11,6 +11,7 @@
 //! sync 894 -> 863 ms; registry -> registry unchanged at 0.89 s, where the destination
 //! registry's own hashing and writes are the bottleneck.
 
+use super::proxy::{Proxies, Proxy};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::fmt;
@@ -41,6 +42,8 @@ pub enum ErrorKind {
     Io,
     /// The server answered with something that is not HTTP/1.x.
     BadResponse,
+    /// The proxy refused to open a tunnel (a `CONNECT` answered other than 2xx).
+    ProxyRefused,
 }
 
 #[derive(Debug)]
@@ -234,6 +237,8 @@ impl Write for Stream {
 struct Conn {
     origin: Origin,
     stream: BufReader<Stream>,
+    /// A plain-HTTP proxy this connection goes to, so requests name their whole URL.
+    forwarded_by: Option<Proxy>,
 }
 
 impl Conn {
@@ -246,6 +251,7 @@ impl Conn {
 
 struct Inner {
     tls: Arc<ClientConfig>,
+    proxies: Proxies,
     connect_timeout: Duration,
     io_timeout: Duration,
     max_idle_per_origin: usize,
@@ -268,30 +274,25 @@ impl Inner {
 
     fn connect(&self, u: &Url, timeout: Duration) -> Result<Conn, Transport> {
         let o = &u.origin;
-        let addrs = (o.host.as_str(), o.port)
-            .to_socket_addrs()
-            .map_err(|e| Transport::new(ErrorKind::Dns, format!("resolve {}: {e}", u.authority)))?;
-        let mut last = None;
-        let mut tcp = None;
-        for a in addrs {
-            match TcpStream::connect_timeout(&a, self.connect_timeout) {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        let tcp = tcp.ok_or_else(|| {
-            let why = last.map_or("no address".to_string(), |e| e.to_string());
-            Transport::new(
-                ErrorKind::Connect,
-                format!("connect to {}: {why}", u.authority),
-            )
-        })?;
+        let proxy = self.proxies.for_target(o.tls, &o.host, o.port).cloned();
+        let tcp = match &proxy {
+            Some(p) => self.dial(p.address.as_str().to_socket_addrs(), &|| {
+                format!("proxy {} ({}) for {}", p.address, p.source, u.authority)
+            })?,
+            None => self.dial((o.host.as_str(), o.port).to_socket_addrs(), &|| {
+                u.authority.clone()
+            })?,
+        };
         let io_err = |e: io::Error| Transport::new(ErrorKind::Io, format!("{}: {e}", u.authority));
         tcp.set_nodelay(true).map_err(io_err)?;
+        tcp.set_read_timeout(Some(timeout)).map_err(io_err)?;
+        tcp.set_write_timeout(Some(timeout)).map_err(io_err)?;
+        let mut forwarded_by = None;
         let stream = if o.tls {
+            let mut tcp = tcp;
+            if let Some(p) = &proxy {
+                tunnel(&mut tcp, p, o)?;
+            }
             let name = ServerName::try_from(o.host.clone()).map_err(|e| {
                 Transport::new(ErrorKind::InvalidUrl, format!("TLS name {:?}: {e}", o.host))
             })?;
@@ -300,14 +301,99 @@ impl Inner {
             })?;
             Stream::Tls(Box::new(StreamOwned::new(conn, tcp)))
         } else {
+            forwarded_by = proxy;
             Stream::Plain(tcp)
         };
-        let conn = Conn {
+        Ok(Conn {
             origin: o.clone(),
             stream: BufReader::with_capacity(BUFFER, stream),
-        };
-        conn.set_timeout(timeout).map_err(io_err)?;
-        Ok(conn)
+            forwarded_by,
+        })
+    }
+
+    /// A TCP connection to the first of `addrs` that answers; `what` names the peer.
+    fn dial(
+        &self,
+        addrs: io::Result<std::vec::IntoIter<std::net::SocketAddr>>,
+        what: &dyn Fn() -> String,
+    ) -> Result<TcpStream, Transport> {
+        let addrs = addrs
+            .map_err(|e| Transport::new(ErrorKind::Dns, format!("resolve {}: {e}", what())))?;
+        let mut last = None;
+        for a in addrs {
+            match TcpStream::connect_timeout(&a, self.connect_timeout) {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        let why = last.map_or("no address".to_string(), |e| e.to_string());
+        Err(Transport::new(
+            ErrorKind::Connect,
+            format!("connect to {}: {why}", what()),
+        ))
+    }
+}
+
+/// Ask `proxy` for a tunnel to `target` on `tcp` (RFC 9110 CONNECT), before TLS starts.
+fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Origin) -> Result<(), Transport> {
+    let authority = if target.host.contains(':') {
+        format!("[{}]:{}", target.host, target.port)
+    } else {
+        format!("{}:{}", target.host, target.port)
+    };
+    let what = format!("proxy {} ({})", proxy.address, proxy.source);
+    let mut req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if let Some(a) = &proxy.authorization {
+        req.push_str(&format!("Proxy-Authorization: {a}\r\n"));
+    }
+    req.push_str(&format!("User-Agent: {USER_AGENT}\r\n\r\n"));
+    let io_err = |e: io::Error| {
+        Transport::new(
+            ErrorKind::Connect,
+            format!("CONNECT {authority} through {what}: {}", timed_out(e)),
+        )
+    };
+    tcp.write_all(req.as_bytes()).map_err(io_err)?;
+    // Byte by byte: whatever follows the answer's head is the registry's TLS, which
+    // must not end up in a buffer here.
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= MAX_HEAD {
+            return Err(Transport::new(
+                ErrorKind::BadResponse,
+                format!("CONNECT {authority} through {what}: answer head over {MAX_HEAD} bytes"),
+            ));
+        }
+        match tcp.read(&mut byte).map_err(io_err)? {
+            0 => {
+                return Err(Transport::new(
+                    ErrorKind::Connect,
+                    format!("CONNECT {authority} through {what}: closed without an answer"),
+                ))
+            }
+            _ => head.push(byte[0]),
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let status_line = text.lines().next().unwrap_or_default().trim();
+    let status = status_line
+        .strip_prefix("HTTP/1.")
+        .and_then(|r| r.get(2..5))
+        .and_then(|c| c.parse::<u16>().ok());
+    match status {
+        Some(200..=299) => Ok(()),
+        Some(_) => Err(Transport::new(
+            ErrorKind::ProxyRefused,
+            format!(
+                "{what} answered {:?} to CONNECT {authority}",
+                status_line.split_once(' ').map_or(status_line, |(_, r)| r)
+            ),
+        )),
+        None => Err(Transport::new(
+            ErrorKind::BadResponse,
+            format!("CONNECT {authority} through {what}: not an HTTP answer: {status_line:?}"),
+        )),
     }
 }
 
@@ -321,6 +407,7 @@ impl Agent {
     /// failed), not whole requests.
     pub fn new(
         tls: Arc<ClientConfig>,
+        proxies: Proxies,
         connect_timeout: Duration,
         io_timeout: Duration,
         max_idle_per_origin: usize,
@@ -328,6 +415,7 @@ impl Agent {
         Agent {
             inner: Arc::new(Inner {
                 tls,
+                proxies,
                 connect_timeout,
                 io_timeout,
                 max_idle_per_origin,
@@ -481,10 +569,22 @@ impl Request {
 
     /// Write the request, read the response head (skipping 1xx answers).
     fn exchange(&self, conn: &mut Conn, u: &Url, body: &mut SendBody<'_>) -> Result<Head, Failure> {
-        let mut head = format!(
-            "{} {} HTTP/1.1\r\nHost: {}\r\n",
-            self.method, u.target, u.authority
-        );
+        let mut head = match &conn.forwarded_by {
+            Some(p) => {
+                let mut h = format!(
+                    "{} http://{}{} HTTP/1.1\r\nHost: {}\r\n",
+                    self.method, u.authority, u.target, u.authority
+                );
+                if let Some(a) = &p.authorization {
+                    h.push_str(&format!("Proxy-Authorization: {a}\r\n"));
+                }
+                h
+            }
+            None => format!(
+                "{} {} HTTP/1.1\r\nHost: {}\r\n",
+                self.method, u.target, u.authority
+            ),
+        };
         if !self.has_header("user-agent") {
             head.push_str(&format!("User-Agent: {USER_AGENT}\r\n"));
         }
@@ -983,7 +1083,13 @@ mod tests {
 
     fn agent() -> Agent {
         let tls = crate::registry::tls::client_config("x", false, &[], None).unwrap();
-        Agent::new(tls, Duration::from_secs(5), Duration::from_secs(5), 4)
+        Agent::new(
+            tls,
+            Proxies::default(),
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+            4,
+        )
     }
 
     #[test]

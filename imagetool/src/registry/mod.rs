@@ -9,6 +9,7 @@ pub mod clients;
 pub mod dest;
 pub mod http;
 pub mod ops;
+pub mod proxy;
 pub mod registries;
 pub mod retry_after;
 pub mod search;

@@ -2,12 +2,15 @@
 //! on drop), the built `skiff-image` binary, and image builders from the host's busybox.
 #![allow(dead_code)]
 
+mod forward_proxy;
 mod images;
 mod proxy;
 mod registry;
 mod runtime;
 
 // Each test binary uses a different part of the fixtures.
+#[allow(unused_imports)]
+pub use forward_proxy::*;
 #[allow(unused_imports)]
 pub use images::*;
 #[allow(unused_imports)]

@@ -205,8 +205,9 @@ fn issue(dir: &Path, name: &str, cn: &str, ext: &str) {
     );
 }
 
-/// A private CA (`ca.crt`), a server certificate for 127.0.0.1 (`srv.crt`/`srv.key`) and a
-/// client certificate (`client.crt`/`client.key`), all in `dir`.
+/// A private CA (`ca.crt`), a server certificate for 127.0.0.1, localhost and
+/// registry.skiff.test (`srv.crt`/`srv.key`; the last is a name only [`ForwardProxy`]
+/// resolves) and a client certificate (`client.crt`/`client.key`), all in `dir`.
 pub fn test_pki(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     openssl(
@@ -231,7 +232,7 @@ pub fn test_pki(dir: &Path) {
         dir,
         "srv",
         "127.0.0.1",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:registry.skiff.test\nextendedKeyUsage=serverAuth\n",
     );
     issue(
         dir,

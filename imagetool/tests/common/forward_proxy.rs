@@ -1,0 +1,138 @@
+//! A forward HTTP proxy as corporate networks have them: `CONNECT` tunnels for https and
+//! absolute-form requests for plain http, with optional Basic `Proxy-Authorization`. It
+//! resolves every host name to 127.0.0.1, so a name that exists nowhere else (such as
+//! `registry.skiff.test`) reaches a loopback registry only through it. It records the
+//! request line of every connection it served or refused.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+pub struct ForwardProxy {
+    pub port: u16,
+    /// The first request line of each connection, in arrival order.
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl ForwardProxy {
+    /// `auth`: the `Proxy-Authorization` value required (`Basic …`), if any.
+    pub fn start(auth: Option<String>) -> ForwardProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (log, auth) = (log.clone(), auth.clone());
+                std::thread::spawn(move || serve(client, &log, auth.as_deref()));
+            }
+        });
+        ForwardProxy { port, requests }
+    }
+
+    pub fn url(&self, userinfo: &str) -> String {
+        format!("http://{userinfo}127.0.0.1:{}", self.port)
+    }
+
+    /// The request lines so far, once none has come for 300 ms: a client that exits on
+    /// its first error may leave a connection the proxy has not yet read.
+    pub fn seen(&self) -> Vec<String> {
+        let mut last = usize::MAX;
+        loop {
+            let now = self.requests.lock().unwrap().len();
+            if now == last {
+                return self.requests.lock().unwrap().clone();
+            }
+            last = now;
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    }
+}
+
+fn serve(client: TcpStream, log: &Mutex<Vec<String>>, auth: Option<&str>) {
+    let mut r = BufReader::new(client.try_clone().unwrap());
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let end = line == "\r\n";
+        head.push(line);
+        if end {
+            break;
+        }
+    }
+    let request_line = head[0].trim_end().to_string();
+    log.lock().unwrap().push(request_line.clone());
+    let given = head.iter().find_map(|h| {
+        let (k, v) = h.split_once(':')?;
+        k.eq_ignore_ascii_case("proxy-authorization")
+            .then(|| v.trim().to_string())
+    });
+    let mut w = client;
+    if auth.is_some() && given.as_deref() != auth {
+        let _ = w.write_all(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        return;
+    }
+    let mut parts = request_line.split(' ');
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if method == "CONNECT" {
+        let Some(up) = upstream(target) else {
+            let _ = w.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+            return;
+        };
+        let _ = w.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+        // Nothing the client sent after the CONNECT head may be lost.
+        let pending = r.buffer().to_vec();
+        pipe(r.into_inner(), w, up, &pending);
+        return;
+    }
+    // Absolute form: `GET http://host:port/path HTTP/1.1`, passed on in origin form.
+    let Some(rest) = target.strip_prefix("http://") else {
+        let _ = w.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        return;
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let Some(up) = upstream(authority) else {
+        let _ = w.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+        return;
+    };
+    let mut first = format!(
+        "{method} {} HTTP/1.1\r\n",
+        if path.is_empty() { "/" } else { path }
+    );
+    for h in &head[1..] {
+        if !h.to_ascii_lowercase().starts_with("proxy-authorization:") {
+            first.push_str(h);
+        }
+    }
+    let mut pending = first.into_bytes();
+    pending.extend_from_slice(r.buffer());
+    // Later requests on this connection stay in absolute form, which servers accept.
+    pipe(r.into_inner(), w, up, &pending);
+}
+
+/// `host:port` with any host name taken to mean 127.0.0.1.
+fn upstream(authority: &str) -> Option<TcpStream> {
+    let port: u16 = authority.rsplit_once(':')?.1.parse().ok()?;
+    TcpStream::connect(("127.0.0.1", port)).ok()
+}
+
+fn pipe(client_r: TcpStream, mut client_w: TcpStream, up: TcpStream, pending: &[u8]) {
+    let mut up_w = up.try_clone().unwrap();
+    if up_w.write_all(pending).is_err() {
+        return;
+    }
+    let mut up_r = up;
+    let back = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut up_r, &mut client_w);
+        let _ = client_w.shutdown(Shutdown::Both);
+    });
+    let mut client_r = client_r;
+    let _ = std::io::copy(&mut client_r, &mut up_w);
+    let _ = up_w.shutdown(Shutdown::Both);
+    let _ = back.join();
+}
