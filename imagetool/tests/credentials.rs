@@ -316,14 +316,6 @@ fn tls_auth_registry(root: &Path, pki: &Path, user: &str) -> Registry {
     reg
 }
 
-/// A directory holding only `ca.crt` of `pki` (the `--cert-dir` layout).
-fn ca_dir(pki: &Path) -> PathBuf {
-    let d = pki.join("cadir");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::copy(pki.join("ca.crt"), d.join("ca.crt")).unwrap();
-    d
-}
-
 #[test]
 fn copy_takes_each_sides_credentials_and_tls_settings() {
     let t = Tmp::new("cred-sides");

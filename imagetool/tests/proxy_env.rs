@@ -5,8 +5,6 @@
 mod common;
 use base64::Engine as _;
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const NAME: &str = "registry.skiff.test";
 
@@ -30,27 +28,6 @@ fn proxy_env(
     env.push(("HTTPS_PROXY", https.unwrap_or_default()));
     env.push(("HTTP_PROXY", http.unwrap_or_default()));
     env
-}
-
-fn skopeo_env(env: &[(&str, String)], args: &[&str]) -> String {
-    let out = Command::new("skopeo")
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .expect("run skopeo");
-    assert!(
-        out.status.success(),
-        "skopeo {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn ca_dir(pki: &Path) -> PathBuf {
-    let d = pki.join("cadir");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::copy(pki.join("ca.crt"), d.join("ca.crt")).unwrap();
-    d
 }
 
 #[test]

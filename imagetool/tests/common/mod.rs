@@ -140,8 +140,14 @@ pub fn fails(root: &Path, args: &[&str]) -> String {
 }
 
 pub fn skopeo(args: &[&str]) -> String {
+    skopeo_env(&[], args)
+}
+
+/// Run skopeo with extra environment variables; require success; returns stdout.
+pub fn skopeo_env(env: &[(&str, String)], args: &[&str]) -> String {
     let out = Command::new("skopeo")
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("run skopeo");
     assert!(

@@ -241,3 +241,11 @@ pub fn test_pki(dir: &Path) {
         "extendedKeyUsage=clientAuth\n",
     );
 }
+
+/// A directory holding only `ca.crt` of `pki` (the `--cert-dir` layout).
+pub fn ca_dir(pki: &Path) -> PathBuf {
+    let d = pki.join("cadir");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::copy(pki.join("ca.crt"), d.join("ca.crt")).unwrap();
+    d
+}
