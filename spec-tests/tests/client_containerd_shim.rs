@@ -4,7 +4,9 @@
 //! what the CRI plugin sends too). The scenarios of the runc-shim test,
 //! plus stdin and CloseIO, events in order, the runtime's error text, a
 //! runtime that crashes mid-create, a shim killed with SIGKILL, and
-//! `-info`; every one checks that nothing is left behind.
+//! `-info`, and the Update RPC (sent over the shim's ttrpc socket, as ctr
+//! 1.6 has no command for it, beside containerd's runc shim); every one
+//! checks that nothing is left behind.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -661,4 +663,113 @@ fn a_pods_containers_share_one_shim_until_the_last_is_deleted() {
     // With the last one deleted, the shim exits and nothing is left.
     s.remove(&b);
     s.assert_gone(&a);
+}
+
+/// A v1 cgroup file of the task whose init is `pid`, in controller `controller`.
+fn cgroup_file(pid: &str, controller: &str, file: &str) -> String {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let path = cgroups
+        .lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, names, path) = (f.next()?, f.next()?, f.next()?);
+            names.split(',').any(|n| n == controller).then_some(path)
+        })
+        .unwrap_or_else(|| panic!("{pid} has no {controller} cgroup: {cgroups}"));
+    let mount = Path::new("/sys/fs/cgroup").join(controller);
+    let file = mount.join(path.trim_start_matches('/')).join(file);
+    std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("read {}: {e}", file.display()))
+        .trim()
+        .to_string()
+}
+
+/// Send containerd's Update RPC (what the CRI plugin sends for
+/// UpdateContainerResources) to task `id`'s shim over its ttrpc socket.
+fn shim_update(s: &Setup, id: &str, resources: &serde_json::Value) -> Result<(), String> {
+    use containerd_shim::protos::api::UpdateTaskRequest;
+    use containerd_shim::protos::protobuf::well_known_types::any::Any;
+    use containerd_shim::protos::protobuf::MessageField;
+    use containerd_shim::protos::shim_sync::{Client, TaskClient};
+    use containerd_shim::protos::ttrpc::context;
+    let address_file =
+        s.cd.dir
+            .path()
+            .join("state/io.containerd.runtime.v2.task")
+            .join(&s.cd.namespace)
+            .join(id)
+            .join("address");
+    let address = std::fs::read_to_string(&address_file)
+        .unwrap_or_else(|e| panic!("read {}: {e}", address_file.display()));
+    let client = Client::connect(address.trim()).map_err(|e| format!("connect {address}: {e}"))?;
+    let req = UpdateTaskRequest {
+        id: id.to_string(),
+        resources: MessageField::some(Any {
+            type_url: "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources".into(),
+            value: serde_json::to_vec(resources).unwrap(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    TaskClient::new(client)
+        .update(
+            context::with_timeout(Duration::from_secs(30).as_nanos() as i64),
+            &req,
+        )
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn update_changes_limits_as_containerds_runc_shim_does() {
+    let s = setup();
+    let limits = serde_json::json!({
+        "memory": {"limit": 96 << 20},
+        "pids": {"limit": 42},
+        "cpu": {"shares": 512}
+    });
+    let mut seen = Vec::new();
+    for (runtime, tag) in [(RUNTIME, "upd"), ("io.containerd.runc.v2", "updref")] {
+        let id = s.id(tag);
+        let config = s.config.to_string_lossy().into_owned();
+        let mut args = vec!["run", "--runtime", runtime, "-d"];
+        if runtime == RUNTIME {
+            args.extend(["--runtime-config-path", &config]);
+        }
+        args.extend([IMAGE, id.as_str(), "sleep", "100"]);
+        s.ctr(&args, 120).expect_ok();
+        s.wait_status(&id, "RUNNING");
+        let pid = task_pid(&s, &id);
+        shim_update(&s, &id, &limits).unwrap_or_else(|e| panic!("{runtime}: {e}"));
+        let values = [
+            cgroup_file(&pid, "memory", "memory.limit_in_bytes"),
+            cgroup_file(&pid, "pids", "pids.max"),
+            cgroup_file(&pid, "cpu", "cpu.shares"),
+        ];
+        assert_eq!(
+            values,
+            [(96u64 << 20).to_string(), "42".into(), "512".into()],
+            "{runtime}"
+        );
+        // A limit the kernel refuses fails the RPC and leaves the old one.
+        let refused = serde_json::json!({"memory": {"limit": 4096}});
+        let err = shim_update(&s, &id, &refused).expect_err("a 4 KiB memory limit");
+        assert_eq!(
+            cgroup_file(&pid, "memory", "memory.limit_in_bytes"),
+            (96u64 << 20).to_string(),
+            "{runtime}: {err}"
+        );
+        seen.push((runtime, err));
+        if runtime == RUNTIME {
+            s.remove(&id);
+        } else {
+            s.ctr(&["task", "kill", "-s", "SIGKILL", &id], 30);
+            s.wait_status(&id, "STOPPED");
+            s.ctr(&["task", "delete", &id], 30).expect_ok();
+            s.ctr(&["container", "delete", &id], 30).expect_ok();
+        }
+    }
+    // skiff's error names the file it could not write, as runc's does.
+    let (_, ours) = &seen[0];
+    assert!(ours.contains("memory.limit_in_bytes"), "{seen:?}");
 }
