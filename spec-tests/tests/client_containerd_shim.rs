@@ -769,7 +769,11 @@ fn update_changes_limits_as_containerds_runc_shim_does() {
             s.ctr(&["container", "delete", &id], 30).expect_ok();
         }
     }
-    // skiff's error names the file it could not write, as runc's does.
+    // skiff's error names the file it could not write and, as runc's does, the
+    // usage that made the kernel refuse.
     let (_, ours) = &seen[0];
-    assert!(ours.contains("memory.limit_in_bytes"), "{seen:?}");
+    assert!(
+        ours.contains("memory.limit_in_bytes") && ours.contains("the cgroup uses "),
+        "{seen:?}"
+    );
 }

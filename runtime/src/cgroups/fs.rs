@@ -48,6 +48,19 @@ pub enum CgroupError {
         file: String,
         why: String,
     },
+    /// A memory limit below what the cgroup holds and the kernel cannot reclaim (EBUSY),
+    /// with the usage that explains it, as runc reports it.
+    #[error(
+        "write {value:?} to {file} in {dir:?}: {}, the cgroup uses {usage} bytes (peak {peak})",
+        errno_text(&io::Error::from_raw_os_error(libc::EBUSY))
+    )]
+    LimitBelowUsage {
+        file: String,
+        value: String,
+        dir: PathBuf,
+        usage: u64,
+        peak: u64,
+    },
     /// A resource value that no cgroup file can take.
     #[error("invalid {field} {value:?}: {why}")]
     Invalid {
@@ -64,6 +77,7 @@ impl CgroupError {
             Self::Write { err, .. } | Self::Read { err, .. } | Self::Mkdir { err, .. } => {
                 err.raw_os_error()
             }
+            Self::LimitBelowUsage { .. } => Some(libc::EBUSY),
             _ => None,
         }
     }

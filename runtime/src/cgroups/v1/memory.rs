@@ -32,14 +32,14 @@ pub fn apply(dir: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
         let current = parse_u64(dir, LIMIT, &read_file(dir, LIMIT)?)?;
         if swap == -1 || current < swap as u64 {
             write_file(dir, SWAP_LIMIT, &swap.to_string())?;
-            write_file(dir, LIMIT, &limit.to_string())?;
+            write_limit(dir, limit)?;
         } else {
-            write_file(dir, LIMIT, &limit.to_string())?;
+            write_limit(dir, limit)?;
             write_file(dir, SWAP_LIMIT, &swap.to_string())?;
         }
     } else {
         if limit != 0 {
-            write_file(dir, LIMIT, &limit.to_string())?;
+            write_limit(dir, limit)?;
         }
         if swap != 0 {
             write_file(dir, SWAP_LIMIT, &swap.to_string())?;
@@ -73,6 +73,21 @@ pub fn apply(dir: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
         write_file(dir, "memory.use_hierarchy", if h { "1" } else { "0" })?;
     }
     Ok(())
+}
+
+/// The kernel answers EBUSY to a limit below usage it cannot reclaim; the error then
+/// says how much the cgroup uses, which is what an operator needs to pick a limit.
+fn write_limit(dir: &Path, limit: i64) -> Result<(), CgroupError> {
+    match write_file(dir, LIMIT, &limit.to_string()) {
+        Err(e) if e.os_error() == Some(libc::EBUSY) => Err(CgroupError::LimitBelowUsage {
+            file: LIMIT.into(),
+            value: limit.to_string(),
+            dir: dir.to_path_buf(),
+            usage: read_u64_or_zero(dir, "memory.usage_in_bytes")?,
+            peak: read_u64_or_zero(dir, "memory.max_usage_in_bytes")?,
+        }),
+        other => other,
+    }
 }
 
 fn write_if_present(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
