@@ -559,12 +559,8 @@ impl Request {
             Err(Failure::BeforeResponse(e)) => return Err(Transport::new(ErrorKind::Io, what(&e))),
             Err(Failure::Other(t)) => return Err(t),
         };
-        Ok(Response::new(
-            head,
-            conn,
-            self.method == "HEAD",
-            self.agent.clone(),
-        ))
+        Response::new(head, conn, self.method == "HEAD", self.agent.clone())
+            .map_err(|why| Transport::new(ErrorKind::BadResponse, what(&why)))
     }
 
     /// Write the request, read the response head (skipping 1xx answers).
@@ -893,7 +889,15 @@ pub struct Response {
 }
 
 impl Response {
-    fn new(head: Head, conn: Conn, head_request: bool, agent: Arc<Inner>) -> Response {
+    /// Fails on a Content-Length that is not one number (RFC 9112 6.3: the length of
+    /// such a body cannot be known, and guessing "until close" would misread the next
+    /// response as this one's body).
+    fn new(
+        head: Head,
+        conn: Conn,
+        head_request: bool,
+        agent: Arc<Inner>,
+    ) -> Result<Response, String> {
         let find = |name: &str| {
             head.headers
                 .iter()
@@ -909,8 +913,11 @@ impl Response {
         } else if chunked {
             Framing::Chunked(None)
         } else {
-            match find("content-length").and_then(|v| v.parse::<u64>().ok()) {
-                Some(n) => Framing::Length(n),
+            match find("content-length") {
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) => Framing::Length(n),
+                    Err(_) => return Err(format!("invalid Content-Length {v:?}")),
+                },
                 None => Framing::UntilClose,
             }
         };
@@ -924,11 +931,11 @@ impl Response {
         if let Framing::Length(0) = body.framing {
             body.finish();
         }
-        Response {
+        Ok(Response {
             status: head.status,
             headers: head.headers,
             body,
-        }
+        })
     }
 
     pub fn status(&self) -> u16 {
@@ -1139,6 +1146,22 @@ mod tests {
         let e = r.into_reader().read_to_end(&mut out).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
         assert_eq!(out, b"abc");
+    }
+
+    #[test]
+    fn an_invalid_content_length_is_refused_not_read_until_close() {
+        for bad in ["abc", "-1", "10, 12"] {
+            let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {bad}\r\n\r\n0123456789");
+            let (url, _server) = serve(vec![Box::leak(answer.into_boxed_str()).as_bytes()]);
+            let Err(err) = agent().get(&url).call() else {
+                panic!("Content-Length {bad:?} accepted");
+            };
+            assert!(
+                matches!(&err, Error::Transport(t) if t.kind() == ErrorKind::BadResponse)
+                    && err.to_string().contains("invalid Content-Length"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]
