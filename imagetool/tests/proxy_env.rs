@@ -1,6 +1,6 @@
-//! HTTPS_PROXY / HTTP_PROXY / NO_PROXY as skopeo and docker honour them, through a
-//! forward proxy that alone knows where `registry.skiff.test` is, to real registries;
-//! skopeo goes through the same proxy and reads what skiff-image pushed.
+//! HTTPS_PROXY / HTTP_PROXY / NO_PROXY as skopeo and docker honour them, through an HTTP
+//! forward proxy or a SOCKS5 proxy that alone knows where `registry.skiff.test` is, to
+//! real registries; skopeo goes through the same proxy and reads what skiff-image pushed.
 
 mod common;
 use base64::Engine as _;
@@ -144,10 +144,54 @@ fn refusals_no_proxy_loopback_and_bad_settings_behave_as_skopeos() {
     );
 
     // A proxy skiff-image cannot speak to is refused by name, not bypassed.
-    let env = proxy_env(Some("socks5://127.0.0.1:1080".into()), None, "");
+    let env = proxy_env(Some("https://127.0.0.1:8443".into()), None, "");
     let err = fails_env(&root, &env, &["push", "bb:1", &image]);
     assert!(
-        err.contains("HTTPS_PROXY=\"socks5://127.0.0.1:1080\": socks5 proxies are not supported"),
+        err.contains("HTTPS_PROXY=\"https://127.0.0.1:8443\": https proxies are not supported"),
         "{err}"
     );
+}
+
+#[test]
+fn socks5_proxies_carry_both_schemes_to_the_registrys_name() {
+    let t = Tmp::new("proxy-socks");
+    let root = t.join("root");
+    import_busybox_cmd(&root, t.path(), "bb:1", "sh");
+    let reg = Registry::start(RegistryConfig::default());
+    let socks = Socks5Proxy::start(Some(("su".into(), "s3cret".into())));
+    let url = socks.url("su:s3cret@");
+    let env = proxy_env(Some(url.clone()), Some(url), "");
+    let image = format!("docker://{NAME}:{}/p/bb:1", reg.port);
+
+    ok_env(&root, &env, &["push", "--tls-verify=false", "bb:1", &image]);
+    let ours = json_digest(&ok_env(
+        &root,
+        &env,
+        &["inspect", "--tls-verify=false", &image],
+    ));
+    let target = format!("{NAME}:{}", reg.port);
+    let seen = socks.seen();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|l| *l == target),
+        "{seen:?}"
+    );
+    let theirs = json_digest(&skopeo_env(
+        &env,
+        &["inspect", "--tls-verify=false", &image],
+    ));
+    assert_eq!(ours, theirs);
+
+    // A wrong password: one line saying so, and no retries.
+    let before = socks.seen().len();
+    let env = proxy_env(Some(socks.url("su:wrong@")), None, "");
+    let err = fails_env(&root, &env, &["push", "bb:1", &image]);
+    assert!(
+        err.contains(&format!(
+            "SOCKS5 proxy 127.0.0.1:{} (HTTPS_PROXY) for {target}",
+            socks.port
+        )) && err.contains("the proxy refused the user and password"),
+        "{err}"
+    );
+    let refused = socks.seen().len() - before;
+    assert!((1..=2).contains(&refused), "{:?}", socks.seen());
 }

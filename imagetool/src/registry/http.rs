@@ -11,7 +11,7 @@
 //! sync 894 -> 863 ms; registry -> registry unchanged at 0.89 s, where the destination
 //! registry's own hashing and writes are the bottleneck.
 
-use super::proxy::{Proxies, Proxy};
+use super::proxy::{Proxies, Proxy, ProxyKind};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::fmt;
@@ -287,12 +287,14 @@ impl Inner {
         tcp.set_nodelay(true).map_err(io_err)?;
         tcp.set_read_timeout(Some(timeout)).map_err(io_err)?;
         tcp.set_write_timeout(Some(timeout)).map_err(io_err)?;
+        let mut tcp = tcp;
+        match &proxy {
+            Some(p) if p.kind == ProxyKind::Socks5 => socks5_tunnel(&mut tcp, p, o)?,
+            Some(p) if o.tls => tunnel(&mut tcp, p, o)?,
+            _ => {}
+        }
         let mut forwarded_by = None;
         let stream = if o.tls {
-            let mut tcp = tcp;
-            if let Some(p) = &proxy {
-                tunnel(&mut tcp, p, o)?;
-            }
             let name = ServerName::try_from(o.host.clone()).map_err(|e| {
                 Transport::new(ErrorKind::InvalidUrl, format!("TLS name {:?}: {e}", o.host))
             })?;
@@ -301,7 +303,7 @@ impl Inner {
             })?;
             Stream::Tls(Box::new(StreamOwned::new(conn, tcp)))
         } else {
-            forwarded_by = proxy;
+            forwarded_by = proxy.filter(|p| p.kind == ProxyKind::Http);
             Stream::Plain(tcp)
         };
         Ok(Conn {
@@ -334,6 +336,127 @@ impl Inner {
     }
 }
 
+/// Ask SOCKS5 `proxy` for a tunnel to `target` on `tcp` (RFC 1928; RFC 1929 credentials).
+/// The name goes to the proxy unresolved, as Go's SOCKS5 dialer sends it.
+fn socks5_tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Origin) -> Result<(), Transport> {
+    let what = format!("SOCKS5 proxy {} ({})", proxy.address, proxy.source);
+    let to = if target.host.contains(':') {
+        format!("[{}]:{}", target.host, target.port)
+    } else {
+        format!("{}:{}", target.host, target.port)
+    };
+    let fail =
+        |kind: ErrorKind, why: String| Transport::new(kind, format!("{what} for {to}: {why}"));
+    let io_err = |e: io::Error| fail(ErrorKind::Connect, timed_out(e).to_string());
+    let mut exchange = |send: &[u8], answer: &mut [u8]| -> Result<(), Transport> {
+        tcp.write_all(send).map_err(io_err)?;
+        tcp.read_exact(answer).map_err(io_err)
+    };
+    // Greeting: no authentication, or user/password when the URL has them.
+    let mut method = [0u8; 2];
+    match &proxy.credentials {
+        Some(_) => exchange(&[5, 2, 0x00, 0x02], &mut method)?,
+        None => exchange(&[5, 1, 0x00], &mut method)?,
+    }
+    match (method, &proxy.credentials) {
+        ([5, 0x00], _) => {}
+        ([5, 0x02], Some((user, pass))) => {
+            let mut req = vec![1, user.len() as u8];
+            req.extend_from_slice(user.as_bytes());
+            req.push(pass.len() as u8);
+            req.extend_from_slice(pass.as_bytes());
+            let mut status = [0u8; 2];
+            exchange(&req, &mut status)?;
+            if status[1] != 0 {
+                return Err(fail(
+                    ErrorKind::ProxyRefused,
+                    "the proxy refused the user and password".into(),
+                ));
+            }
+        }
+        ([5, 0xff], _) | ([5, 0x02], None) => {
+            let why = if proxy.credentials.is_some() {
+                "the proxy accepts none of no authentication and user/password"
+            } else {
+                "the proxy wants credentials (socks5://USER:PASS@HOST)"
+            };
+            return Err(fail(ErrorKind::ProxyRefused, why.into()));
+        }
+        (m, _) => {
+            return Err(fail(
+                ErrorKind::BadResponse,
+                format!("not a SOCKS5 answer: {m:?}"),
+            ))
+        }
+    }
+    // CONNECT to the name (or address) and port.
+    let mut req = vec![5, 1, 0];
+    match target.host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => {
+            req.push(1);
+            req.extend_from_slice(&a.octets());
+        }
+        Ok(std::net::IpAddr::V6(a)) => {
+            req.push(4);
+            req.extend_from_slice(&a.octets());
+        }
+        Err(_) if target.host.len() <= 255 => {
+            req.extend_from_slice(&[3, target.host.len() as u8]);
+            req.extend_from_slice(target.host.as_bytes());
+        }
+        Err(_) => {
+            return Err(fail(
+                ErrorKind::InvalidUrl,
+                "host name over 255 bytes".into(),
+            ))
+        }
+    }
+    req.extend_from_slice(&target.port.to_be_bytes());
+    let mut reply = [0u8; 4];
+    exchange(&req, &mut reply)?;
+    if reply[0] != 5 {
+        return Err(fail(
+            ErrorKind::BadResponse,
+            format!("not a SOCKS5 reply: {reply:?}"),
+        ));
+    }
+    if reply[1] != 0 {
+        let why = match reply[1] {
+            1 => "general failure",
+            2 => "connection not allowed by its rules",
+            3 => "network unreachable",
+            4 => "host unreachable",
+            5 => "connection refused",
+            6 => "TTL expired",
+            7 => "command not supported",
+            8 => "address type not supported",
+            _ => "unknown error",
+        };
+        return Err(fail(
+            ErrorKind::ProxyRefused,
+            format!("the proxy answered {} ({why})", reply[1]),
+        ));
+    }
+    // The bound address, which a client has no use for.
+    let rest = match reply[3] {
+        1 => 4 + 2,
+        4 => 16 + 2,
+        3 => {
+            let mut len = [0u8; 1];
+            tcp.read_exact(&mut len).map_err(io_err)?;
+            usize::from(len[0]) + 2
+        }
+        t => {
+            return Err(fail(
+                ErrorKind::BadResponse,
+                format!("unknown address type {t} in the reply"),
+            ))
+        }
+    };
+    let mut bound = vec![0u8; rest];
+    tcp.read_exact(&mut bound).map_err(io_err)
+}
+
 /// Ask `proxy` for a tunnel to `target` on `tcp` (RFC 9110 CONNECT), before TLS starts.
 fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Origin) -> Result<(), Transport> {
     let authority = if target.host.contains(':') {
@@ -343,7 +466,7 @@ fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Origin) -> Result<(), Tra
     };
     let what = format!("proxy {} ({})", proxy.address, proxy.source);
     let mut req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
-    if let Some(a) = &proxy.authorization {
+    if let Some(a) = proxy.authorization() {
         req.push_str(&format!("Proxy-Authorization: {a}\r\n"));
     }
     req.push_str(&format!("User-Agent: {USER_AGENT}\r\n\r\n"));
@@ -571,7 +694,7 @@ impl Request {
                     "{} http://{}{} HTTP/1.1\r\nHost: {}\r\n",
                     self.method, u.authority, u.target, u.authority
                 );
-                if let Some(a) = &p.authorization {
+                if let Some(a) = p.authorization() {
                     h.push_str(&format!("Proxy-Authorization: {a}\r\n"));
                 }
                 h

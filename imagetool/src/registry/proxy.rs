@@ -4,10 +4,15 @@
 //! reached directly. Loopback hosts are never proxied, so local registries keep working
 //! behind a corporate proxy.
 //!
-//! Proxies are spoken to over plain HTTP (`http://[USER:PASS@]HOST[:PORT]`, port 80 by
-//! default, the scheme optional as with Go): https registries through a `CONNECT`
-//! tunnel, plain ones with absolute request targets. `https://` and `socks5://` proxies
-//! are refused by name rather than silently bypassed.
+//! Two kinds of proxy are spoken to, as Go speaks them:
+//! - HTTP (`http://[USER:PASS@]HOST[:PORT]`, port 80 by default, the scheme optional):
+//!   https registries through a `CONNECT` tunnel, plain ones with absolute request
+//!   targets, credentials as Basic `Proxy-Authorization`;
+//! - SOCKS5 (`socks5://[USER:PASS@]HOST[:PORT]`, port 1080 by default; RFC 1928, with
+//!   RFC 1929 credentials): a tunnel to the registry's name, which the proxy resolves.
+//!
+//! `https://` proxies (TLS to the proxy itself) are refused by name rather than
+//! silently bypassed.
 
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine as _;
@@ -16,12 +21,28 @@ use std::net::IpAddr;
 /// A proxy to reach registries through.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proxy {
+    pub kind: ProxyKind,
     /// `HOST:PORT` to connect to.
     pub address: String,
-    /// `Basic …` for `Proxy-Authorization`, from the URL's user information.
-    pub authorization: Option<String>,
+    /// User and password from the URL's user information (%-decoded).
+    pub credentials: Option<(String, String)>,
     /// The variable it came from, for errors.
     pub source: &'static str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyKind {
+    Http,
+    Socks5,
+}
+
+impl Proxy {
+    /// `Basic …` for `Proxy-Authorization`, when the URL has credentials.
+    pub fn authorization(&self) -> Option<String> {
+        let (user, pass) = self.credentials.as_ref()?;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        Some(format!("Basic {encoded}"))
+    }
 }
 
 /// The proxy settings of one process.
@@ -94,14 +115,20 @@ impl Proxies {
 fn parse_proxy(var: &'static str, value: &str) -> Result<Proxy> {
     let value = value.trim();
     let bad = |why: &str| anyhow!("{var}={value:?}: {why}");
-    let rest = match value.split_once("://") {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+    let (kind, default_port, rest) = match value.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (ProxyKind::Http, 80, rest),
+        // socks5h is curl's name for the same: the proxy resolves the name.
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("socks5") || scheme.eq_ignore_ascii_case("socks5h") =>
+        {
+            (ProxyKind::Socks5, 1080, rest)
+        }
         Some((scheme, _)) => {
             return Err(bad(&format!(
-                "{scheme} proxies are not supported (only http://)"
+                "{scheme} proxies are not supported (only http:// and socks5://)"
             )))
         }
-        None => value,
+        None => (ProxyKind::Http, 80, value),
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let (userinfo, hostport) = match authority.rsplit_once('@') {
@@ -121,22 +148,29 @@ fn parse_proxy(var: &'static str, value: &str) -> Result<Proxy> {
     let address = if has_port {
         hostport.to_string()
     } else {
-        format!("{hostport}:80")
+        format!("{hostport}:{default_port}")
     };
-    let authorization = userinfo
-        .map(|u| -> Result<String> {
+    let credentials = userinfo
+        .map(|u| -> Result<(String, String)> {
             let (user, pass) = u.split_once(':').unwrap_or((u, ""));
-            let creds = format!("{}:{}", percent_decode(user)?, percent_decode(pass)?);
-            Ok(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(creds)
-            ))
+            Ok((percent_decode(user)?, percent_decode(pass)?))
         })
         .transpose()
         .map_err(|e| bad(&format!("{e:#}")))?;
+    if kind == ProxyKind::Socks5 {
+        // RFC 1929 gives each a one-byte length.
+        if let Some((u, p)) = &credentials {
+            if u.is_empty() || u.len() > 255 || p.len() > 255 {
+                return Err(bad(
+                    "SOCKS5 user and password must be 1-255 and 0-255 bytes",
+                ));
+            }
+        }
+    }
     Ok(Proxy {
+        kind,
         address,
-        authorization,
+        credentials,
         source: var,
     })
 }
@@ -322,9 +356,26 @@ mod tests {
         assert_eq!(s.address, "proxy.example:8080");
         let want = base64::engine::general_purpose::STANDARD.encode("us@er:p:ss");
         assert_eq!(
-            s.authorization.as_deref(),
+            s.authorization().as_deref(),
             Some(format!("Basic {want}").as_str())
         );
+    }
+
+    #[test]
+    fn socks5_proxies_default_to_port_1080_and_keep_their_credentials() {
+        let p = proxies(&[
+            ("HTTPS_PROXY", "socks5://u:p%2F@tunnel"),
+            ("HTTP_PROXY", "socks5h://t:9"),
+        ])
+        .unwrap();
+        let s = p.for_target(true, "r.example", 443).unwrap();
+        assert_eq!(
+            (s.kind, s.address.as_str()),
+            (ProxyKind::Socks5, "tunnel:1080")
+        );
+        assert_eq!(s.credentials, Some(("u".into(), "p/".into())));
+        let h = p.for_target(false, "r.example", 80).unwrap();
+        assert_eq!((h.kind, h.address.as_str()), (ProxyKind::Socks5, "t:9"));
     }
 
     #[test]
@@ -332,8 +383,13 @@ mod tests {
         for (var, value, want) in [
             (
                 "HTTPS_PROXY",
-                "socks5://p:1080",
-                "socks5 proxies are not supported",
+                "socks4://p:1080",
+                "socks4 proxies are not supported",
+            ),
+            (
+                "HTTPS_PROXY",
+                "socks5://:pw@p:1080",
+                "SOCKS5 user and password",
             ),
             (
                 "HTTPS_PROXY",

@@ -136,3 +136,98 @@ fn pipe(client_r: TcpStream, mut client_w: TcpStream, up: TcpStream, pending: &[
     let _ = up_w.shutdown(Shutdown::Both);
     let _ = back.join();
 }
+
+/// A SOCKS5 proxy (RFC 1928, user/password per RFC 1929 when `credentials` is set) that
+/// takes every name to mean 127.0.0.1 and records `host:port` of each CONNECT.
+pub struct Socks5Proxy {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Socks5Proxy {
+    pub fn start(credentials: Option<(String, String)>) -> Socks5Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (log, creds) = (log.clone(), credentials.clone());
+                std::thread::spawn(move || {
+                    let _ = socks5_serve(client, &log, creds.as_ref());
+                });
+            }
+        });
+        Socks5Proxy { port, requests }
+    }
+
+    pub fn url(&self, userinfo: &str) -> String {
+        format!("socks5://{userinfo}127.0.0.1:{}", self.port)
+    }
+
+    pub fn seen(&self) -> Vec<String> {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn socks5_serve(
+    mut c: TcpStream,
+    log: &Mutex<Vec<String>>,
+    creds: Option<&(String, String)>,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut hello = [0u8; 2];
+    c.read_exact(&mut hello)?;
+    let mut methods = vec![0u8; usize::from(hello[1])];
+    c.read_exact(&mut methods)?;
+    let want = if creds.is_some() { 2 } else { 0 };
+    if !methods.contains(&want) {
+        return c.write_all(&[5, 0xff]);
+    }
+    c.write_all(&[5, want])?;
+    if let Some((user, pass)) = creds {
+        let mut v = [0u8; 2];
+        c.read_exact(&mut v)?;
+        let mut u = vec![0u8; usize::from(v[1])];
+        c.read_exact(&mut u)?;
+        let mut plen = [0u8; 1];
+        c.read_exact(&mut plen)?;
+        let mut p = vec![0u8; usize::from(plen[0])];
+        c.read_exact(&mut p)?;
+        let good = u == user.as_bytes() && p == pass.as_bytes();
+        c.write_all(&[1, if good { 0 } else { 1 }])?;
+        if !good {
+            log.lock().unwrap().push("refused credentials".into());
+            return Ok(());
+        }
+    }
+    let mut head = [0u8; 4];
+    c.read_exact(&mut head)?;
+    let host = match head[3] {
+        1 => {
+            let mut a = [0u8; 4];
+            c.read_exact(&mut a)?;
+            std::net::Ipv4Addr::from(a).to_string()
+        }
+        3 => {
+            let mut len = [0u8; 1];
+            c.read_exact(&mut len)?;
+            let mut name = vec![0u8; usize::from(len[0])];
+            c.read_exact(&mut name)?;
+            String::from_utf8_lossy(&name).to_string()
+        }
+        _ => return c.write_all(&[5, 8, 0, 1, 0, 0, 0, 0, 0, 0]),
+    };
+    let mut port = [0u8; 2];
+    c.read_exact(&mut port)?;
+    let port = u16::from_be_bytes(port);
+    log.lock().unwrap().push(format!("{host}:{port}"));
+    let Ok(up) = TcpStream::connect(("127.0.0.1", port)) else {
+        return c.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]);
+    };
+    c.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0])?;
+    let r = c.try_clone()?;
+    pipe(r, c, up, &[]);
+    Ok(())
+}
