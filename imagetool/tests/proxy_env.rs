@@ -144,10 +144,10 @@ fn refusals_no_proxy_loopback_and_bad_settings_behave_as_skopeos() {
     );
 
     // A proxy skiff-image cannot speak to is refused by name, not bypassed.
-    let env = proxy_env(Some("https://127.0.0.1:8443".into()), None, "");
+    let env = proxy_env(Some("socks4://127.0.0.1:1080".into()), None, "");
     let err = fails_env(&root, &env, &["push", "bb:1", &image]);
     assert!(
-        err.contains("HTTPS_PROXY=\"https://127.0.0.1:8443\": https proxies are not supported"),
+        err.contains("HTTPS_PROXY=\"socks4://127.0.0.1:1080\": socks4 proxies are not supported"),
         "{err}"
     );
 }
@@ -194,4 +194,50 @@ fn socks5_proxies_carry_both_schemes_to_the_registrys_name() {
     );
     let refused = socks.seen().len() - before;
     assert!((1..=2).contains(&refused), "{:?}", socks.seen());
+}
+
+#[test]
+fn https_proxies_are_spoken_to_over_verified_tls() {
+    let t = Tmp::new("proxy-https");
+    let root = t.join("root");
+    import_busybox_cmd(&root, t.path(), "bb:1", "sh");
+    let pki = t.join("pki");
+    test_pki(&pki);
+    let reg = Registry::start(RegistryConfig {
+        tls: Some((pki.join("srv.crt"), pki.join("srv.key"))),
+        ..Default::default()
+    });
+    let cas = ca_dir(&pki);
+    let cas = cas.to_str().unwrap();
+    let proxy = ForwardProxy::start(Some(basic("pu", "pp")));
+    let front = tls_front(&pki, proxy.port);
+    let env = proxy_env(Some(format!("https://pu:pp@127.0.0.1:{front}")), None, "");
+    let image = format!("docker://{NAME}:{}/p/bb:1", reg.port);
+
+    // The test CA verifies the proxy (127.0.0.1) and, inside the tunnel, the registry.
+    ok_env(
+        &root,
+        &env,
+        &["copy", "-q", "--dest-cert-dir", cas, "skiff:bb:1", &image],
+    );
+    let connect = format!("CONNECT {NAME}:{} HTTP/1.1", reg.port);
+    let seen = proxy.seen();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|l| *l == connect),
+        "{seen:?}"
+    );
+    let ours = json_digest(&ok_env(
+        &root,
+        &env,
+        &["inspect", "--cert-dir", cas, &image],
+    ));
+    let theirs = json_digest(&skopeo_env(&env, &["inspect", "--cert-dir", cas, &image]));
+    assert_eq!(ours, theirs);
+
+    // Without the CA, the proxy's own certificate is refused, in one line.
+    let err = fails_env(&root, &env, &["inspect", &image]);
+    assert!(
+        err.contains(&format!("127.0.0.1:{front}")) && err.contains("certificate"),
+        "{err}"
+    );
 }

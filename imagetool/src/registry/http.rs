@@ -181,16 +181,57 @@ fn resolve(base: &str, location: &str) -> Result<String, Transport> {
     Ok(format!("{scheme}://{}{dir}{location}", u.authority))
 }
 
-enum Stream {
-    Plain(TcpStream),
+/// The first hop: TCP to the registry or a proxy, or TLS to an https:// proxy.
+enum Link {
+    Tcp(TcpStream),
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Link {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Link::Tcp(s) => s,
+            Link::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Link {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Link::Tcp(s) => s.read(buf),
+            Link::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Link {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Link::Tcp(s) => s.write(buf),
+            Link::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Link::Tcp(s) => s.flush(),
+            Link::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// What HTTP is spoken over: the link itself, or TLS to the registry on top of it.
+enum Stream {
+    Plain(Link),
+    Tls(Box<StreamOwned<ClientConnection, Link>>),
 }
 
 impl Stream {
     fn tcp(&self) -> &TcpStream {
         match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => &s.sock,
+            Stream::Plain(l) => l.tcp(),
+            Stream::Tls(s) => s.sock.tcp(),
         }
     }
 }
@@ -287,10 +328,22 @@ impl Inner {
         tcp.set_nodelay(true).map_err(io_err)?;
         tcp.set_read_timeout(Some(timeout)).map_err(io_err)?;
         tcp.set_write_timeout(Some(timeout)).map_err(io_err)?;
-        let mut tcp = tcp;
+        let mut link = match &proxy {
+            Some(p) if p.kind == ProxyKind::Https => {
+                let host = p.host();
+                let name = ServerName::try_from(host.to_string()).map_err(|e| {
+                    Transport::new(ErrorKind::InvalidUrl, format!("TLS name {host:?}: {e}"))
+                })?;
+                let conn = ClientConnection::new(self.tls.clone(), name).map_err(|e| {
+                    Transport::new(ErrorKind::Io, format!("TLS to proxy {}: {e}", p.address))
+                })?;
+                Link::Tls(Box::new(StreamOwned::new(conn, tcp)))
+            }
+            _ => Link::Tcp(tcp),
+        };
         match &proxy {
-            Some(p) if p.kind == ProxyKind::Socks5 => socks5_tunnel(&mut tcp, p, o)?,
-            Some(p) if o.tls => tunnel(&mut tcp, p, o)?,
+            Some(p) if p.kind == ProxyKind::Socks5 => socks5_tunnel(&mut link, p, o)?,
+            Some(p) if o.tls => tunnel(&mut link, p, o)?,
             _ => {}
         }
         let mut forwarded_by = None;
@@ -301,10 +354,10 @@ impl Inner {
             let conn = ClientConnection::new(self.tls.clone(), name).map_err(|e| {
                 Transport::new(ErrorKind::Io, format!("TLS to {}: {e}", u.authority))
             })?;
-            Stream::Tls(Box::new(StreamOwned::new(conn, tcp)))
+            Stream::Tls(Box::new(StreamOwned::new(conn, link)))
         } else {
-            forwarded_by = proxy.filter(|p| p.kind == ProxyKind::Http);
-            Stream::Plain(tcp)
+            forwarded_by = proxy.filter(|p| p.kind != ProxyKind::Socks5);
+            Stream::Plain(link)
         };
         Ok(Conn {
             origin: o.clone(),
@@ -338,7 +391,7 @@ impl Inner {
 
 /// Ask SOCKS5 `proxy` for a tunnel to `target` on `tcp` (RFC 1928; RFC 1929 credentials).
 /// The name goes to the proxy unresolved, as Go's SOCKS5 dialer sends it.
-fn socks5_tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Origin) -> Result<(), Transport> {
+fn socks5_tunnel(tcp: &mut Link, proxy: &Proxy, target: &Origin) -> Result<(), Transport> {
     let what = format!("SOCKS5 proxy {} ({})", proxy.address, proxy.source);
     let to = if target.host.contains(':') {
         format!("[{}]:{}", target.host, target.port)
@@ -458,7 +511,7 @@ fn socks5_tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Origin) -> Result<
 }
 
 /// Ask `proxy` for a tunnel to `target` on `tcp` (RFC 9110 CONNECT), before TLS starts.
-fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Origin) -> Result<(), Transport> {
+fn tunnel(tcp: &mut Link, proxy: &Proxy, target: &Origin) -> Result<(), Transport> {
     let authority = if target.host.contains(':') {
         format!("[{}]:{}", target.host, target.port)
     } else {

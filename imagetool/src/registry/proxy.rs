@@ -11,8 +11,10 @@
 //! - SOCKS5 (`socks5://[USER:PASS@]HOST[:PORT]`, port 1080 by default; RFC 1928, with
 //!   RFC 1929 credentials): a tunnel to the registry's name, which the proxy resolves.
 //!
-//! `https://` proxies (TLS to the proxy itself) are refused by name rather than
-//! silently bypassed.
+//! - HTTPS (`https://…`, port 443 by default): the same as HTTP, inside TLS to the proxy,
+//!   verified with the registry's TLS settings, as Go uses one TLS configuration for both.
+//!
+//! Other schemes are refused by name rather than silently bypassed.
 
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine as _;
@@ -33,10 +35,20 @@ pub struct Proxy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProxyKind {
     Http,
+    Https,
     Socks5,
 }
 
 impl Proxy {
+    /// The proxy's host, without port or brackets (its TLS name, for https proxies).
+    pub fn host(&self) -> &str {
+        let host = self
+            .address
+            .rsplit_once(':')
+            .map_or(self.address.as_str(), |(h, _)| h);
+        host.trim_start_matches('[').trim_end_matches(']')
+    }
+
     /// `Basic …` for `Proxy-Authorization`, when the URL has credentials.
     pub fn authorization(&self) -> Option<String> {
         let (user, pass) = self.credentials.as_ref()?;
@@ -117,6 +129,9 @@ fn parse_proxy(var: &'static str, value: &str) -> Result<Proxy> {
     let bad = |why: &str| anyhow!("{var}={value:?}: {why}");
     let (kind, default_port, rest) = match value.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (ProxyKind::Http, 80, rest),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => {
+            (ProxyKind::Https, 443, rest)
+        }
         // socks5h is curl's name for the same: the proxy resolves the name.
         Some((scheme, rest))
             if scheme.eq_ignore_ascii_case("socks5") || scheme.eq_ignore_ascii_case("socks5h") =>
@@ -125,7 +140,7 @@ fn parse_proxy(var: &'static str, value: &str) -> Result<Proxy> {
         }
         Some((scheme, _)) => {
             return Err(bad(&format!(
-                "{scheme} proxies are not supported (only http:// and socks5://)"
+                "{scheme} proxies are not supported (only http://, https:// and socks5://)"
             )))
         }
         None => (ProxyKind::Http, 80, value),
@@ -362,6 +377,22 @@ mod tests {
     }
 
     #[test]
+    fn https_proxies_default_to_port_443_and_know_their_tls_name() {
+        let p = proxies(&[
+            ("HTTPS_PROXY", "https://proxy.example"),
+            ("HTTP_PROXY", "https://[::1]:8443"),
+        ])
+        .unwrap();
+        let s = p.for_target(true, "r.example", 443).unwrap();
+        assert_eq!(
+            (s.kind, s.address.as_str(), s.host()),
+            (ProxyKind::Https, "proxy.example:443", "proxy.example")
+        );
+        let h = p.for_target(false, "r.example", 80).unwrap();
+        assert_eq!((h.address.as_str(), h.host()), ("[::1]:8443", "::1"));
+    }
+
+    #[test]
     fn socks5_proxies_default_to_port_1080_and_keep_their_credentials() {
         let p = proxies(&[
             ("HTTPS_PROXY", "socks5://u:p%2F@tunnel"),
@@ -390,11 +421,6 @@ mod tests {
                 "HTTPS_PROXY",
                 "socks5://:pw@p:1080",
                 "SOCKS5 user and password",
-            ),
-            (
-                "HTTPS_PROXY",
-                "https://p:443",
-                "https proxies are not supported",
             ),
             ("HTTP_PROXY", "http://p:99999", "invalid port"),
             ("HTTP_PROXY", "http://", "no proxy host"),

@@ -231,3 +231,71 @@ fn socks5_serve(
     pipe(r, c, up, &[]);
     Ok(())
 }
+
+/// TLS in front of a loopback port, with `srv.crt`/`srv.key` of a [`super::test_pki`]
+/// directory (valid for 127.0.0.1): an https:// proxy when the port is a
+/// [`ForwardProxy`]'s. Returns the port it listens on.
+pub fn tls_front(pki: &std::path::Path, backend: u16) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(pki.join("srv.crt"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(pki.join("srv.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let Ok(up) = TcpStream::connect(("127.0.0.1", backend)) else {
+                    return;
+                };
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                relay(rustls::StreamOwned::new(conn, client), up);
+            });
+        }
+    });
+    port
+}
+
+/// Both directions on one thread, taking turns with short read timeouts (a TLS stream
+/// cannot be read and written from two threads).
+fn relay(mut tls: rustls::StreamOwned<rustls::ServerConnection, TcpStream>, mut up: TcpStream) {
+    use std::io::{ErrorKind, Read};
+    let tick = Some(std::time::Duration::from_millis(2));
+    if tls.sock.set_read_timeout(tick).is_err() || up.set_read_timeout(tick).is_err() {
+        return;
+    }
+    let idle = |e: &std::io::Error| matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match tls.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) if up.write_all(&buf[..n]).is_err() => break,
+            Ok(_) => {}
+            Err(e) if idle(&e) => {}
+            Err(_) => break,
+        }
+        match up.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) if tls.write_all(&buf[..n]).and_then(|_| tls.flush()).is_err() => break,
+            Ok(_) => {}
+            Err(e) if idle(&e) => {}
+            Err(_) => break,
+        }
+    }
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+    let _ = up.shutdown(Shutdown::Both);
+}
