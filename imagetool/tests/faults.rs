@@ -120,6 +120,28 @@ fn server_errors_on_manifest_and_blob_gets_are_retried() {
     skiff_image::validate::validate_image(&s.source(&name).unwrap()).unwrap();
 }
 
+/// The first request to a registry (the `/v2/` ping that picks https or http) is retried
+/// like every other: a reset there used to fail the whole pull at once.
+#[test]
+fn resets_on_the_first_ping_are_retried() {
+    let reg = Registry::start(RegistryConfig::default());
+    let t = Tmp::new("fping");
+    let root = t.join("root");
+    let p = push_multi(&root, &t.join("src"), &reg.host, "f/multi", 64 << 10);
+    let proxy = FlakyProxy::rules(
+        reg.port,
+        vec![Rule::once("GET", "/v2/ HTTP", Fault::Stall(Duration::ZERO)).times(2)],
+    );
+    let name = format!("127.0.0.1:{}/f/multi:1", proxy.port);
+    ok(&root, &["pull", "-q", &name]);
+    assert_eq!(digest_of(&root, &name), p.manifest.to_string());
+    assert!(
+        proxy.seen("/v2/ HTTP").len() >= 3,
+        "{:?}",
+        proxy.seen("/v2/ HTTP")
+    );
+}
+
 #[test]
 fn server_errors_on_uploads_and_the_manifest_put_are_retried() {
     let reg = Registry::start(RegistryConfig::default());

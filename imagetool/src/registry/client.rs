@@ -190,24 +190,44 @@ impl Client {
 
     /// Any answer over HTTPS proves the endpoint; over plain HTTP only a registry's
     /// 200/401 does (a TLS server answers plain HTTP with 400). When plain HTTP may follow,
-    /// the HTTPS probe is bounded so a silent endpoint cannot stall the first request.
+    /// the HTTPS probe is bounded and tried once, so a silent or plain endpoint cannot
+    /// stall the first request; the last probe is retried on resets and timeouts like
+    /// every other request.
     fn ping(&self, base: &str, plain: bool) -> Result<()> {
         let url = format!("{base}/v2/");
-        let mut req = self.agent.get(&url);
-        if self.plain_http_ok && !plain {
-            req = req.timeout(Duration::from_secs(10));
-        }
-        match req.call() {
-            Ok(_) => Ok(()),
-            Err(http::Error::Status(401, resp)) => {
-                self.learn_challenge(&resp);
-                Ok(())
+        let last_probe = plain || !self.plain_http_ok;
+        let mut attempt = 0u32;
+        loop {
+            let mut req = self.agent.get(&url);
+            if !last_probe {
+                req = req.timeout(Duration::from_secs(10));
             }
-            Err(http::Error::Status(code, _)) if plain => {
-                Err(anyhow!("GET {url}: {code}: not a registry endpoint"))
+            match req.call() {
+                Ok(_) => return Ok(()),
+                Err(http::Error::Status(401, resp)) => {
+                    self.learn_challenge(&resp);
+                    return Ok(());
+                }
+                Err(http::Error::Status(code, _)) if plain => {
+                    return Err(anyhow!("GET {url}: {code}: not a registry endpoint"))
+                }
+                Err(http::Error::Status(_, _)) => return Ok(()),
+                Err(http::Error::Transport(t))
+                    if last_probe && attempt < self.retries && retryable(&t) =>
+                {
+                    std::thread::sleep(backoff(attempt));
+                    attempt += 1;
+                }
+                Err(http::Error::Transport(t)) => {
+                    // Most transport errors name the request already.
+                    let t = t.to_string();
+                    return Err(if t.starts_with(&format!("GET {url}")) {
+                        anyhow!("{t}")
+                    } else {
+                        anyhow!("GET {url}: {t}")
+                    });
+                }
             }
-            Err(http::Error::Status(_, _)) => Ok(()),
-            Err(http::Error::Transport(t)) => Err(anyhow!("GET {url}: {t}")),
         }
     }
 
@@ -435,9 +455,14 @@ fn plain_http_allowed(domain: &str, tls_verify: Option<bool>) -> bool {
     }
 }
 
-/// Connection resets and timeouts are worth retrying; certificate failures are not.
+/// Connection resets and timeouts are worth retrying; certificate failures and names
+/// that do not resolve are not.
 fn retryable(t: &http::Transport) -> bool {
     let s = t.to_string();
+    // A name that does not exist stays so; only the resolver's EAI_AGAIN is passing.
+    if t.kind() == http::ErrorKind::Dns {
+        return s.contains("Temporary failure");
+    }
     !(s.contains("certificate")
         || s.contains("Certificate")
         || matches!(
