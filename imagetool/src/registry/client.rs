@@ -218,15 +218,7 @@ impl Client {
                     std::thread::sleep(backoff(attempt));
                     attempt += 1;
                 }
-                Err(http::Error::Transport(t)) => {
-                    // Most transport errors name the request already.
-                    let t = t.to_string();
-                    return Err(if t.starts_with(&format!("GET {url}")) {
-                        anyhow!("{t}")
-                    } else {
-                        anyhow!("GET {url}: {t}")
-                    });
-                }
+                Err(http::Error::Transport(t)) => return Err(anyhow!("GET {url}: {t}")),
             }
         }
     }

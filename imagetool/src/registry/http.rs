@@ -330,13 +330,7 @@ impl Inner {
         tcp.set_write_timeout(Some(timeout)).map_err(io_err)?;
         let mut link = match &proxy {
             Some(p) if p.kind == ProxyKind::Https => {
-                let host = p.host();
-                let name = ServerName::try_from(host.to_string()).map_err(|e| {
-                    Transport::new(ErrorKind::InvalidUrl, format!("TLS name {host:?}: {e}"))
-                })?;
-                let conn = ClientConnection::new(self.tls.clone(), name).map_err(|e| {
-                    Transport::new(ErrorKind::Io, format!("TLS to proxy {}: {e}", p.address))
-                })?;
+                let conn = self.tls_client(p.host(), &format!("proxy {}", p.address))?;
                 Link::Tls(Box::new(StreamOwned::new(conn, tcp)))
             }
             _ => Link::Tcp(tcp),
@@ -348,12 +342,7 @@ impl Inner {
         }
         let mut forwarded_by = None;
         let stream = if o.tls {
-            let name = ServerName::try_from(o.host.clone()).map_err(|e| {
-                Transport::new(ErrorKind::InvalidUrl, format!("TLS name {:?}: {e}", o.host))
-            })?;
-            let conn = ClientConnection::new(self.tls.clone(), name).map_err(|e| {
-                Transport::new(ErrorKind::Io, format!("TLS to {}: {e}", u.authority))
-            })?;
+            let conn = self.tls_client(&o.host, &u.authority)?;
             Stream::Tls(Box::new(StreamOwned::new(conn, link)))
         } else {
             forwarded_by = proxy.filter(|p| p.kind != ProxyKind::Socks5);
@@ -364,6 +353,15 @@ impl Inner {
             stream: BufReader::with_capacity(BUFFER, stream),
             forwarded_by,
         })
+    }
+
+    /// A TLS client for `host` (its certificate name); `peer` names it in errors.
+    fn tls_client(&self, host: &str, peer: &str) -> Result<ClientConnection, Transport> {
+        let name = ServerName::try_from(host.to_string()).map_err(|e| {
+            Transport::new(ErrorKind::InvalidUrl, format!("TLS name {host:?}: {e}"))
+        })?;
+        ClientConnection::new(self.tls.clone(), name)
+            .map_err(|e| Transport::new(ErrorKind::Io, format!("TLS to {peer}: {e}")))
     }
 
     /// A TCP connection to the first of `addrs` that answers; `what` names the peer.
@@ -678,7 +676,13 @@ impl Request {
         let follows = matches!(self.method.as_str(), "GET" | "HEAD");
         let mut url = std::mem::take(&mut self.url);
         for hop in 0..=MAX_REDIRECTS {
-            let resp = self.once(&url, &mut body).map_err(Error::Transport)?;
+            let resp = self.once(&url, &mut body).map_err(|mut t| {
+                // The caller names the request it made; a hop it did not make is named here.
+                if hop > 0 {
+                    t.message = format!("redirected to {url}: {}", t.message);
+                }
+                Error::Transport(t)
+            })?;
             let redirect = matches!(resp.status, 301 | 302 | 303 | 307 | 308);
             if redirect && follows && hop < MAX_REDIRECTS {
                 if let Some(loc) = resp.header("location") {
@@ -696,14 +700,13 @@ impl Request {
         }
         Err(Error::Transport(Transport::new(
             ErrorKind::BadResponse,
-            format!("{} {url}: more than {MAX_REDIRECTS} redirects", self.method),
+            format!("more than {MAX_REDIRECTS} redirects, the last to {url}"),
         )))
     }
 
     fn once(&self, url: &str, body: &mut SendBody<'_>) -> Result<Response, Transport> {
         let u = parse_url(url)?;
         let timeout = self.timeout.unwrap_or(self.agent.io_timeout);
-        let what = |e: &dyn fmt::Display| format!("{} {url}: {e}", self.method);
         // A stream cannot be sent twice, so it gets a fresh connection; a replayable
         // request may reuse an idle one and is sent again on a fresh one if the server
         // had closed it.
@@ -715,7 +718,7 @@ impl Request {
         let mut conn = match pooled {
             Some(c) => {
                 c.set_timeout(timeout)
-                    .map_err(|e| Transport::new(ErrorKind::Io, what(&e)))?;
+                    .map_err(|e| Transport::new(ErrorKind::Io, e.to_string()))?;
                 c
             }
             None => self.agent.connect(&u, timeout)?,
@@ -727,16 +730,18 @@ impl Request {
                 match self.exchange(&mut conn, &u, body) {
                     Ok(h) => h,
                     Err(Failure::BeforeResponse(e)) => {
-                        return Err(Transport::new(ErrorKind::Io, what(&e)))
+                        return Err(Transport::new(ErrorKind::Io, e.to_string()))
                     }
                     Err(Failure::Other(t)) => return Err(t),
                 }
             }
-            Err(Failure::BeforeResponse(e)) => return Err(Transport::new(ErrorKind::Io, what(&e))),
+            Err(Failure::BeforeResponse(e)) => {
+                return Err(Transport::new(ErrorKind::Io, e.to_string()))
+            }
             Err(Failure::Other(t)) => return Err(t),
         };
         Response::new(head, conn, self.method == "HEAD", self.agent.clone())
-            .map_err(|why| Transport::new(ErrorKind::BadResponse, what(&why)))
+            .map_err(|why| Transport::new(ErrorKind::BadResponse, why))
     }
 
     /// Write the request, read the response head (skipping 1xx answers).
@@ -766,10 +771,7 @@ impl Request {
             if k.contains(['\r', '\n', ':']) || v.contains(['\r', '\n']) {
                 return Err(Failure::Other(Transport::new(
                     ErrorKind::InvalidHeader,
-                    format!(
-                        "{} {}: header {k:?} contains a line break",
-                        self.method, u.target
-                    ),
+                    format!("header {k:?} contains a line break"),
                 )));
             }
             head.push_str(&format!("{k}: {v}\r\n"));
@@ -811,24 +813,15 @@ impl Request {
         if let Err(e) = sent {
             // A body that could not be read is our failure, not the connection's.
             if matches!(body, SendBody::Stream(_)) {
-                return Err(Failure::Other(Transport::new(
-                    ErrorKind::Io,
-                    format!("{} {}: {e}", self.method, u.target),
-                )));
+                return Err(Failure::Other(Transport::new(ErrorKind::Io, e.to_string())));
             }
             return Err(Failure::BeforeResponse(e));
         }
         loop {
             let head = read_head(&mut conn.stream).map_err(|e| match e {
                 HeadError::Nothing(e) => Failure::BeforeResponse(e),
-                HeadError::Bad(why) => Failure::Other(Transport::new(
-                    ErrorKind::BadResponse,
-                    format!("{} {}: {why}", self.method, u.target),
-                )),
-                HeadError::Io(e) => Failure::Other(Transport::new(
-                    ErrorKind::Io,
-                    format!("{} {}: {e}", self.method, u.target),
-                )),
+                HeadError::Bad(why) => Failure::Other(Transport::new(ErrorKind::BadResponse, why)),
+                HeadError::Io(e) => Failure::Other(Transport::new(ErrorKind::Io, e.to_string())),
             })?;
             if !(100..200).contains(&head.status) {
                 return Ok(head);

@@ -106,7 +106,11 @@ pub fn is_loopback(domain: &str) -> bool {
         Some((h, p)) if p.bytes().all(|c| c.is_ascii_digit()) => h,
         _ => domain,
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
+    is_loopback_host(host.trim_start_matches('[').trim_end_matches(']'))
+}
+
+/// `localhost` or a loopback address (a bare host: no port, no brackets).
+pub fn is_loopback_host(host: &str) -> bool {
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()

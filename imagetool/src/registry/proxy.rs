@@ -4,15 +4,14 @@
 //! reached directly. Loopback hosts are never proxied, so local registries keep working
 //! behind a corporate proxy.
 //!
-//! Two kinds of proxy are spoken to, as Go speaks them:
+//! Three kinds of proxy are spoken to, as Go speaks them:
 //! - HTTP (`http://[USER:PASS@]HOST[:PORT]`, port 80 by default, the scheme optional):
 //!   https registries through a `CONNECT` tunnel, plain ones with absolute request
 //!   targets, credentials as Basic `Proxy-Authorization`;
+//! - HTTPS (`https://…`, port 443 by default): the same as HTTP, inside TLS to the proxy,
+//!   verified with the registry's TLS settings, as Go uses one TLS configuration for both;
 //! - SOCKS5 (`socks5://[USER:PASS@]HOST[:PORT]`, port 1080 by default; RFC 1928, with
 //!   RFC 1929 credentials): a tunnel to the registry's name, which the proxy resolves.
-//!
-//! - HTTPS (`https://…`, port 443 by default): the same as HTTP, inside TLS to the proxy,
-//!   verified with the registry's TLS settings, as Go uses one TLS configuration for both.
 //!
 //! Other schemes are refused by name rather than silently bypassed.
 
@@ -114,7 +113,7 @@ impl Proxies {
     pub fn for_target(&self, tls: bool, host: &str, port: u16) -> Option<&Proxy> {
         let proxy = if tls { &self.https } else { &self.http }.as_ref()?;
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        if host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+        if super::is_loopback_host(&host) {
             return None;
         }
         if self.no_proxy.iter().any(|b| bypasses(b, &host, port)) {
