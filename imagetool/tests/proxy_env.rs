@@ -30,6 +30,17 @@ fn proxy_env(
     env
 }
 
+/// A registry serving TLS from a test PKI under `t` (valid for registry.skiff.test).
+fn tls_registry(t: &Tmp) -> (std::path::PathBuf, Registry) {
+    let pki = t.join("pki");
+    test_pki(&pki);
+    let reg = Registry::start(RegistryConfig {
+        tls: Some((pki.join("srv.crt"), pki.join("srv.key"))),
+        ..Default::default()
+    });
+    (pki, reg)
+}
+
 #[test]
 fn plain_registries_are_reached_through_http_proxy_with_its_credentials() {
     let t = Tmp::new("proxy-plain");
@@ -67,12 +78,7 @@ fn tls_registries_are_reached_through_a_connect_tunnel_and_verified_by_name() {
     let t = Tmp::new("proxy-tls");
     let root = t.join("root");
     import_busybox_cmd(&root, t.path(), "bb:1", "sh");
-    let pki = t.join("pki");
-    test_pki(&pki);
-    let reg = Registry::start(RegistryConfig {
-        tls: Some((pki.join("srv.crt"), pki.join("srv.key"))),
-        ..Default::default()
-    });
+    let (pki, reg) = tls_registry(&t);
     let cas = ca_dir(&pki);
     let cas = cas.to_str().unwrap();
     let proxy = ForwardProxy::start(None);
@@ -201,12 +207,7 @@ fn https_proxies_are_spoken_to_over_verified_tls() {
     let t = Tmp::new("proxy-https");
     let root = t.join("root");
     import_busybox_cmd(&root, t.path(), "bb:1", "sh");
-    let pki = t.join("pki");
-    test_pki(&pki);
-    let reg = Registry::start(RegistryConfig {
-        tls: Some((pki.join("srv.crt"), pki.join("srv.key"))),
-        ..Default::default()
-    });
+    let (pki, reg) = tls_registry(&t);
     let cas = ca_dir(&pki);
     let cas = cas.to_str().unwrap();
     let proxy = ForwardProxy::start(Some(basic("pu", "pp")));

@@ -8,35 +8,32 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
-pub struct ForwardProxy {
-    pub port: u16,
-    /// The first request line of each connection, in arrival order.
-    pub requests: Arc<Mutex<Vec<String>>>,
+/// A loopback listener that serves each connection on a thread of its own, and the log of
+/// requests its connections record.
+struct Served {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
 }
 
-impl ForwardProxy {
-    /// `auth`: the `Proxy-Authorization` value required (`Basic …`), if any.
-    pub fn start(auth: Option<String>) -> ForwardProxy {
+impl Served {
+    fn start(serve: impl Fn(TcpStream, &Mutex<Vec<String>>) + Send + Sync + 'static) -> Served {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
+        let serve = Arc::new(serve);
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let (log, auth) = (log.clone(), auth.clone());
-                std::thread::spawn(move || serve(client, &log, auth.as_deref()));
+                let (log, serve) = (log.clone(), serve.clone());
+                std::thread::spawn(move || serve(client, &log));
             }
         });
-        ForwardProxy { port, requests }
+        Served { port, requests }
     }
 
-    pub fn url(&self, userinfo: &str) -> String {
-        format!("http://{userinfo}127.0.0.1:{}", self.port)
-    }
-
-    /// The request lines so far, once none has come for 300 ms: a client that exits on
-    /// its first error may leave a connection the proxy has not yet read.
-    pub fn seen(&self) -> Vec<String> {
+    /// The requests so far, once none has come for 300 ms: a client that exits on its
+    /// first error may leave a connection the proxy has not yet read.
+    fn seen(&self) -> Vec<String> {
         let mut last = usize::MAX;
         loop {
             let now = self.requests.lock().unwrap().len();
@@ -46,6 +43,31 @@ impl ForwardProxy {
             last = now;
             std::thread::sleep(std::time::Duration::from_millis(300));
         }
+    }
+}
+
+pub struct ForwardProxy {
+    pub port: u16,
+    served: Served,
+}
+
+impl ForwardProxy {
+    /// `auth`: the `Proxy-Authorization` value required (`Basic …`), if any.
+    pub fn start(auth: Option<String>) -> ForwardProxy {
+        let served = Served::start(move |client, log| serve(client, log, auth.as_deref()));
+        ForwardProxy {
+            port: served.port,
+            served,
+        }
+    }
+
+    pub fn url(&self, userinfo: &str) -> String {
+        format!("http://{userinfo}127.0.0.1:{}", self.port)
+    }
+
+    /// The first request line of each connection, in arrival order.
+    pub fn seen(&self) -> Vec<String> {
+        self.served.seen()
     }
 }
 
@@ -141,33 +163,27 @@ fn pipe(client_r: TcpStream, mut client_w: TcpStream, up: TcpStream, pending: &[
 /// takes every name to mean 127.0.0.1 and records `host:port` of each CONNECT.
 pub struct Socks5Proxy {
     pub port: u16,
-    pub requests: Arc<Mutex<Vec<String>>>,
+    served: Served,
 }
 
 impl Socks5Proxy {
     pub fn start(credentials: Option<(String, String)>) -> Socks5Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let log = requests.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let (log, creds) = (log.clone(), credentials.clone());
-                std::thread::spawn(move || {
-                    let _ = socks5_serve(client, &log, creds.as_ref());
-                });
-            }
+        let served = Served::start(move |client, log| {
+            let _ = socks5_serve(client, log, credentials.as_ref());
         });
-        Socks5Proxy { port, requests }
+        Socks5Proxy {
+            port: served.port,
+            served,
+        }
     }
 
     pub fn url(&self, userinfo: &str) -> String {
         format!("socks5://{userinfo}127.0.0.1:{}", self.port)
     }
 
+    /// `host:port` of each CONNECT (or "refused credentials"), in arrival order.
     pub fn seen(&self) -> Vec<String> {
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        self.requests.lock().unwrap().clone()
+        self.served.seen()
     }
 }
 
@@ -252,21 +268,14 @@ pub fn tls_front(pki: &std::path::Path, backend: u16) -> u16 {
             .with_single_cert(certs, key)
             .unwrap(),
     );
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let config = config.clone();
-            std::thread::spawn(move || {
-                let Ok(up) = TcpStream::connect(("127.0.0.1", backend)) else {
-                    return;
-                };
-                let conn = rustls::ServerConnection::new(config).unwrap();
-                relay(rustls::StreamOwned::new(conn, client), up);
-            });
-        }
+    let front = Served::start(move |client, _| {
+        let Ok(up) = TcpStream::connect(("127.0.0.1", backend)) else {
+            return;
+        };
+        let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+        relay(rustls::StreamOwned::new(conn, client), up);
     });
-    port
+    front.port
 }
 
 /// Both directions on one thread, taking turns with short read timeouts (a TLS stream
